@@ -1,0 +1,14 @@
+//! Database migrations for latchkey. One file per change, applied in order by
+//! `latchkey migrate` and at the start of `latchkey serve`.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_accounts;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_accounts::Migration)]
+    }
+}

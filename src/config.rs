@@ -1,0 +1,440 @@
+//! Settings: a TOML file overridden by `LATCHKEY_` environment variables (CONFIG.md).
+//!
+//! Every key of CONFIG.md exists here from the start, so that a deployment's file keeps
+//! working as the features behind its sections land. Unknown keys and malformed values
+//! stop start-up with a message naming the key. Secrets are `SecretString`: their Debug
+//! output is redacted, so a logged `Settings` never shows one.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::Role;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub database_url: SecretString,
+    pub redis_url: SecretString,
+    pub service_token: SecretString,
+    pub master_key: SecretString,
+    #[serde(deserialize_with = "list")]
+    pub trusted_proxies: Vec<IpNet>,
+    pub noauth: bool,
+    pub tokens: TokenSettings,
+    pub api_keys: ApiKeySettings,
+    pub mail: MailSettings,
+    pub webauthn: WebauthnSettings,
+    pub captcha: CaptchaSettings,
+    pub oauth: OauthSettings,
+    pub rate_limit: RateLimitSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            database_url: "sqlite://latchkey.db?mode=rwc".into(),
+            redis_url: SecretString::default(),
+            service_token: SecretString::default(),
+            master_key: SecretString::default(),
+            trusted_proxies: Vec::new(),
+            noauth: false,
+            tokens: TokenSettings::default(),
+            api_keys: ApiKeySettings::default(),
+            mail: MailSettings::default(),
+            webauthn: WebauthnSettings::default(),
+            captcha: CaptchaSettings::default(),
+            oauth: OauthSettings::default(),
+            rate_limit: RateLimitSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: u32,
+    pub refresh_ttl_secs: u32,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            audience: "latchkey".into(),
+            access_ttl_secs: 86_400,
+            refresh_ttl_secs: 2_592_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiKeySettings {
+    pub prefix: String,
+    pub signup_key: bool,
+    #[serde(deserialize_with = "optional_role")]
+    pub require_role: Option<Role>,
+    pub max_active_per_user: u32,
+}
+
+impl Default for ApiKeySettings {
+    fn default() -> Self {
+        Self {
+            prefix: "lk".into(),
+            signup_key: true,
+            require_role: None,
+            max_active_per_user: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// May carry a password (smtps://user:pass@host), hence secret.
+    pub smtp_url: SecretString,
+    pub from: String,
+    pub outbox_dir: PathBuf,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: SecretString::default(),
+            from: "latchkey <no-reply@localhost>".into(),
+            outbox_dir: "outbox".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnSettings {
+    pub rp_id: String,
+    pub rp_name: String,
+    pub origin: String,
+}
+
+impl Default for WebauthnSettings {
+    fn default() -> Self {
+        Self {
+            rp_id: "localhost".into(),
+            rp_name: "latchkey".into(),
+            origin: "http://localhost:8080".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptchaSettings {
+    pub verify_url: String,
+    pub secret: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OauthSettings {
+    #[serde(deserialize_with = "list")]
+    pub redirect_uris: Vec<String>,
+    pub google: ProviderSettings,
+    pub apple: ProviderSettings,
+    pub x: ProviderSettings,
+    pub github: ProviderSettings,
+}
+
+impl Default for OauthSettings {
+    fn default() -> Self {
+        let p = |issuer: &str, jwks: &str, userinfo: &str, api: &str, auth: &str, token: &str| {
+            ProviderSettings {
+                issuer: issuer.into(),
+                jwks_url: jwks.into(),
+                userinfo_url: userinfo.into(),
+                api_url: api.into(),
+                auth_url: auth.into(),
+                token_url: token.into(),
+                ..ProviderSettings::default()
+            }
+        };
+        Self {
+            redirect_uris: Vec::new(),
+            google: p(
+                "https://accounts.google.com",
+                "https://www.googleapis.com/oauth2/v3/certs",
+                "",
+                "",
+                "https://accounts.google.com/o/oauth2/v2/auth",
+                "https://oauth2.googleapis.com/token",
+            ),
+            apple: p(
+                "https://appleid.apple.com",
+                "https://appleid.apple.com/auth/keys",
+                "",
+                "",
+                "https://appleid.apple.com/auth/authorize",
+                "https://appleid.apple.com/auth/token",
+            ),
+            x: p(
+                "",
+                "",
+                "https://api.x.com/2/users/me",
+                "",
+                "https://x.com/i/oauth2/authorize",
+                "https://api.x.com/2/oauth2/token",
+            ),
+            github: p(
+                "",
+                "",
+                "",
+                "https://api.github.com",
+                "https://github.com/login/oauth/authorize",
+                "https://github.com/login/oauth/access_token",
+            ),
+        }
+    }
+}
+
+/// One social provider. Not every provider uses every URL (CONFIG.md lists which).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderSettings {
+    /// Accepted audience(s), comma separated; empty: the provider is off.
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub issuer: String,
+    pub jwks_url: String,
+    pub userinfo_url: String,
+    pub api_url: String,
+    pub auth_url: String,
+    pub token_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    pub login_per_minute: u32,
+    pub signup_per_hour: u32,
+    pub reset_per_hour: u32,
+    pub verify_2fa_per_challenge: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            login_per_minute: 10,
+            signup_per_hour: 20,
+            reset_per_hour: 5,
+            verify_2fa_per_challenge: 5,
+        }
+    }
+}
+
+/// Environment variables under our prefix that are not settings.
+const NOT_SETTINGS: &[&str] = &["test_postgres_url", "log"];
+
+impl Settings {
+    /// Loads `file` (or `latchkey.toml` when present) and the `LATCHKEY_` environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file_exact("latchkey.toml")),
+        }
+        let env = Env::prefixed("LATCHKEY_").split("__").ignore(NOT_SETTINGS);
+        Self::from_figment(figment.merge(env))
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(ConfigError::from_figment)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Checks that serde cannot express: values that parse but make no sense.
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("setting `{key}`: {why}")));
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return bad("public_url", "must start with http:// or https://");
+        }
+        let db = self.database_url.expose_secret();
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return bad("database_url", "must be a sqlite: or postgres:// URL");
+        }
+        let smtp = self.mail.smtp_url.expose_secret();
+        if !smtp.is_empty() && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+            return bad("mail.smtp_url", "must be empty, smtp://host:port or smtps://user:pass@host:port");
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return bad("mail.from", "must be a mailbox such as `latchkey <no-reply@example.com>`");
+        }
+        if self.tokens.access_ttl_secs < 60 {
+            return bad("tokens.access_ttl_secs", "must be at least 60");
+        }
+        if self.tokens.refresh_ttl_secs < self.tokens.access_ttl_secs {
+            return bad("tokens.refresh_ttl_secs", "must be at least tokens.access_ttl_secs");
+        }
+        if self.tokens.issuer.is_empty() || self.tokens.audience.is_empty() {
+            return bad("tokens", "issuer and audience must not be empty");
+        }
+        let prefix = &self.api_keys.prefix;
+        if prefix.is_empty()
+            || prefix.len() > 16
+            || !prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            return bad("api_keys.prefix", "must be 1..16 lower-case letters or digits");
+        }
+        if crate::idm::crypto::MasterKey::parse(self.master_key.expose_secret()).is_err() {
+            return bad("master_key", "must be empty or the base64 of exactly 32 bytes");
+        }
+        if self.noauth && !self.listen.ip().is_loopback() {
+            return bad("noauth", "development mode is refused unless `listen` is a loopback address");
+        }
+        Ok(())
+    }
+}
+
+/// A start-up error that names the offending key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    fn from_figment(err: figment::Error) -> Self {
+        let msgs: Vec<String> = err
+            .into_iter()
+            .map(|e| {
+                let key = e.path.join(".");
+                let source = e
+                    .metadata
+                    .as_ref()
+                    .map(|m| format!(" (from {})", m.name))
+                    .unwrap_or_default();
+                if key.is_empty() {
+                    format!("invalid settings: {}{source}", e.kind)
+                } else {
+                    format!("setting `{key}`: {}{source}", e.kind)
+                }
+            })
+            .collect();
+        ConfigError(msgs.join("; "))
+    }
+}
+
+/// A list given either as a TOML array or, from an environment variable, as one
+/// comma-separated string.
+fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        Raw::Many(v) => v,
+    };
+    items
+        .iter()
+        .map(|s| {
+            s.parse::<T>()
+                .map_err(|e| serde::de::Error::custom(format!("`{s}`: {e}")))
+        })
+        .collect()
+}
+
+fn optional_role<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Role>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<Role>()
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("`{s}`: expected \"\", \"DEVELOPER\" or \"ADMIN\"")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        Settings::from_figment(Figment::new().merge(Toml::string(text)))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = from_toml("").expect("defaults");
+        assert_eq!(s.tokens.access_ttl_secs, 86_400);
+        assert_eq!(s.api_keys.prefix, "lk");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = from_toml("[mail]\nsmtp_host = \"x\"").unwrap_err().0;
+        assert!(err.contains("smtp_host"), "{err}");
+        assert!(err.contains("mail"), "{err}");
+    }
+
+    #[test]
+    fn malformed_value_is_named() {
+        let err = from_toml("[tokens]\naccess_ttl_secs = \"soon\"").unwrap_err().0;
+        assert!(err.contains("tokens.access_ttl_secs"), "{err}");
+        let err = from_toml("listen = \"nowhere\"").unwrap_err().0;
+        assert!(err.contains("listen"), "{err}");
+        let err = from_toml("trusted_proxies = [\"10.0.0.0/99\"]").unwrap_err().0;
+        assert!(err.contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn lists_come_comma_separated_from_the_environment() {
+        let s = Settings::from_figment(Figment::new().merge(Serialized::default(
+            "oauth.redirect_uris",
+            "https://a/cb, https://b/cb",
+        )))
+        .expect("settings");
+        assert_eq!(s.oauth.redirect_uris, vec!["https://a/cb", "https://b/cb"]);
+    }
+
+    #[test]
+    fn noauth_needs_loopback() {
+        let err = from_toml("noauth = true\nlisten = \"0.0.0.0:8080\"").unwrap_err().0;
+        assert!(err.contains("noauth"), "{err}");
+        assert!(from_toml("noauth = true").is_ok());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = from_toml("service_token = \"hunter2-service\"\n[mail]\nsmtp_url = \"smtps://u:pw-secret@h:465\"")
+            .expect("settings");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2-service"));
+        assert!(!shown.contains("pw-secret"));
+    }
+}

@@ -1,0 +1,9 @@
+//! sea-orm entities. They never leave the store layer: the idm core turns rows into
+//! domain values, and the GraphQL layer exposes chosen fields of those.
+pub mod audit_log;
+pub mod one_time_token;
+pub mod refresh_token;
+pub mod session;
+pub mod signing_key;
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,138 @@
+//! Accounts: signup, login, tokens, sessions, email verification, password reset.
+//! Each resolver parses its arguments, calls one core function and maps the result.
+use async_graphql::{Context, ID, Object, Result};
+
+use super::directives::{api_key, public, user_token};
+use super::state;
+use super::types::{ApiKeyScope, AuthPayload, LoginResult, Session, SignupResult, User};
+use crate::idm::accounts::NewAccount;
+use crate::idm::now;
+
+#[derive(Default)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// The signed-in user (or the owner of the API key).
+    #[graphql(directive = user_token::apply(None), directive = api_key::apply(Some(vec![ApiKeyScope::Read])))]
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        let (idm, caller) = state(ctx)?;
+        Ok(idm.user(caller.acting_user_id()?).await?.into())
+    }
+
+    /// Whether a password-reset token can still be used (to show the form or an error).
+    #[graphql(directive = public::apply())]
+    async fn validate_password_reset_token(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
+        let (idm, _) = state(ctx)?;
+        Ok(idm.validate_password_reset_token(&token, now()).await?)
+    }
+
+    /// The signed-in user's live sessions, newest first.
+    #[graphql(directive = user_token::apply(None))]
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
+        let (idm, caller) = state(ctx)?;
+        let user = caller.user()?;
+        let list = idm.list_sessions(&user.user_id, &user.session_id, now()).await?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
+    /// Creates an account (and its tenant) and signs it in. A verification email is sent.
+    #[graphql(directive = public::apply())]
+    async fn signup(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        first_name: Option<String>,
+        username: Option<String>,
+    ) -> Result<SignupResult> {
+        let (idm, caller) = state(ctx)?;
+        let new = NewAccount {
+            email: &email,
+            password: &password,
+            first_name: first_name.as_deref(),
+            username: username.as_deref(),
+        };
+        let done = idm.signup(new, &caller.client, now()).await?;
+        Ok(SignupResult {
+            email_verified: done.tokens.user.email_verified,
+            tenant_id: ID(done.tenant_id),
+            auth: done.tokens.into(),
+        })
+    }
+
+    #[graphql(directive = public::apply())]
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<LoginResult> {
+        let (idm, caller) = state(ctx)?;
+        let tokens = idm.login(&email, &password, &caller.client, now()).await?;
+        Ok(LoginResult::AuthPayload(tokens.into()))
+    }
+
+    /// Exchanges a refresh token (single use) for a new token pair.
+    #[graphql(directive = public::apply())]
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+        let (idm, caller) = state(ctx)?;
+        Ok(idm.refresh(&refresh_token, &caller.client, now()).await?.into())
+    }
+
+    #[graphql(directive = user_token::apply(None))]
+    async fn logout(&self, ctx: &Context<'_>, #[graphql(default = false)] all_sessions: Option<bool>) -> Result<bool> {
+        let (idm, caller) = state(ctx)?;
+        let user = caller.user()?;
+        Ok(idm.logout(&user.user_id, &user.session_id, all_sessions.unwrap_or(false), &caller.client, now()).await?)
+    }
+
+    #[graphql(directive = user_token::apply(None))]
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let (idm, caller) = state(ctx)?;
+        Ok(idm.revoke_session(&caller.user()?.user_id, &id, &caller.client, now()).await?)
+    }
+
+    #[graphql(directive = user_token::apply(None))]
+    async fn mark_welcome_seen(&self, ctx: &Context<'_>) -> Result<User> {
+        let (idm, caller) = state(ctx)?;
+        Ok(idm.mark_welcome_seen(&caller.user()?.user_id, now()).await?.into())
+    }
+
+    /// Changes the password; the user's other sessions are signed out.
+    #[graphql(directive = user_token::apply(None))]
+    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
+        let (idm, caller) = state(ctx)?;
+        let user = caller.user()?;
+        Ok(idm
+            .change_password(&user.user_id, &user.session_id, &current_password, &new_password, &caller.client, now())
+            .await?)
+    }
+
+    #[graphql(directive = user_token::apply(None))]
+    async fn request_email_verification(&self, ctx: &Context<'_>) -> Result<bool> {
+        let (idm, caller) = state(ctx)?;
+        Ok(idm.request_email_verification(&caller.user()?.user_id, now()).await?)
+    }
+
+    #[graphql(directive = public::apply())]
+    async fn confirm_email_verification(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
+        let (idm, caller) = state(ctx)?;
+        Ok(idm.confirm_email_verification(&token, &caller.client, now()).await?)
+    }
+
+    /// Always true, whether or not the address is known.
+    #[graphql(directive = public::apply())]
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        let (idm, _) = state(ctx)?;
+        Ok(idm.request_password_reset(&email, now()).await?)
+    }
+
+    /// Sets a new password from a reset link; every session of the user is signed out.
+    #[graphql(directive = public::apply())]
+    async fn confirm_password_reset(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool> {
+        let (idm, caller) = state(ctx)?;
+        Ok(idm.confirm_password_reset(&token, &new_password, &caller.client, now()).await?)
+    }
+}

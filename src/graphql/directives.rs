@@ -1,0 +1,239 @@
+//! The four auth directives of the contract, defined once.
+//!
+//! Each `#[TypeDirective]` below is what the SDL prints. The guard is derived from that
+//! same SDL: at start-up `AuthPolicy::from_sdl` reads the directives off every root
+//! field of the printed schema, and the `Guard` extension enforces exactly those on
+//! each root field it resolves. So the schema cannot say one thing while the server
+//! enforces another, and a root field with no auth directive stops the schema from
+//! being built at all.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
+use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+use async_graphql::{PathSegment, ServerError, ServerResult, TypeDirective, Value};
+
+use super::types::{ApiKeyScope, Role as GqlRole};
+use crate::auth::Caller;
+use crate::domain::Role;
+use crate::idm::{self, Idm};
+
+/// No credentials needed.
+#[TypeDirective(location = "FieldDefinition", name = "public")]
+pub fn public() {}
+
+/// A user access token. With roles, the user's role must be one of them.
+#[TypeDirective(location = "FieldDefinition", name = "userToken")]
+pub fn user_token(roles: Option<Vec<GqlRole>>) {}
+
+/// An API key. With scopes, the key must hold every one of them.
+#[TypeDirective(location = "FieldDefinition", name = "apiKey")]
+pub fn api_key(scopes: Option<Vec<ApiKeyScope>>) {}
+
+/// The deployment's service token, for internal callers (other services of the deployment).
+#[TypeDirective(location = "FieldDefinition", name = "serviceToken")]
+pub fn service_token() {}
+
+/// What one root field accepts: any one of the listed credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rule {
+    pub public: bool,
+    /// `Some(roles)`: a user token is accepted; an empty list means any role.
+    pub user_roles: Option<Vec<Role>>,
+    /// `Some(scopes)`: an API key holding every listed scope is accepted.
+    pub key_scopes: Option<Vec<String>>,
+    pub service: bool,
+}
+
+/// The rule of every root field, keyed by (type, field).
+#[derive(Debug, Default)]
+pub struct AuthPolicy {
+    rules: HashMap<(String, String), Rule>,
+}
+
+fn enum_list(args: &[(async_graphql::Positioned<async_graphql::Name>, async_graphql::Positioned<Value>)], name: &str) -> Vec<String> {
+    args.iter()
+        .filter(|(n, _)| n.node.as_str() == name)
+        .flat_map(|(_, v)| match &v.node {
+            Value::List(items) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Value::Enum(e) => Some(e.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            Value::Enum(e) => vec![e.to_string()],
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+impl AuthPolicy {
+    /// Reads the rules off the printed schema. Errors name each root field that
+    /// carries no auth directive.
+    pub fn from_sdl(sdl: &str) -> Result<Self, String> {
+        let doc = async_graphql::parser::parse_schema(sdl).map_err(|e| format!("schema does not parse: {e}"))?;
+        let mut rules = HashMap::new();
+        let mut bare = Vec::new();
+        for def in doc.definitions {
+            let TypeSystemDefinition::Type(ty) = def else { continue };
+            let type_name = ty.node.name.node.to_string();
+            if !matches!(type_name.as_str(), "Query" | "Mutation" | "Subscription") {
+                continue;
+            }
+            let TypeKind::Object(obj) = &ty.node.kind else { continue };
+            for field in &obj.fields {
+                let mut rule = Rule::default();
+                let mut any = false;
+                for d in &field.node.directives {
+                    let args = &d.node.arguments;
+                    match d.node.name.node.as_str() {
+                        "public" => rule.public = true,
+                        "serviceToken" => rule.service = true,
+                        "userToken" => {
+                            let roles = enum_list(args, "roles").iter().map(|r| r.parse()).collect::<Result<Vec<Role>, _>>()?;
+                            rule.user_roles = Some(roles);
+                        }
+                        "apiKey" => {
+                            rule.key_scopes = Some(enum_list(args, "scopes").iter().map(|s| s.to_lowercase()).collect());
+                        }
+                        _ => continue,
+                    }
+                    any = true;
+                }
+                let field_name = field.node.name.node.to_string();
+                if !any {
+                    bare.push(format!("{type_name}.{field_name}"));
+                }
+                rules.insert((type_name.clone(), field_name), rule);
+            }
+        }
+        if !bare.is_empty() {
+            return Err(format!("root fields without an auth directive: {}", bare.join(", ")));
+        }
+        Ok(Self { rules })
+    }
+
+    pub fn rule(&self, type_name: &str, field: &str) -> Option<&Rule> {
+        self.rules.get(&(type_name.to_owned(), field.to_owned()))
+    }
+
+    pub fn fields(&self) -> impl Iterator<Item = (&(String, String), &Rule)> {
+        self.rules.iter()
+    }
+}
+
+/// Decides whether `caller` may use a field with `rule`. Roles are read from the
+/// database, not from the token, so a demotion takes effect at once.
+pub async fn authorize(rule: &Rule, caller: &Caller, idm: &Idm) -> idm::Result<()> {
+    if rule.public {
+        return Ok(());
+    }
+    if let Some(reason) = caller.invalid {
+        return Err(idm::Error::unauthenticated(reason));
+    }
+    if rule.service && caller.service {
+        return Ok(());
+    }
+    if let (Some(roles), Some(user)) = (&rule.user_roles, &caller.user) {
+        if roles.is_empty() {
+            return Ok(());
+        }
+        let current = idm.user(&user.user_id).await.map_err(|_| idm::Error::unauthenticated("Sign in again."))?;
+        if roles.contains(&current.role) {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        return Err(idm::Error::forbidden(format!("This action requires the {} role.", names.join(" or "))));
+    }
+    if let (Some(scopes), Some(key)) = (&rule.key_scopes, &caller.key) {
+        if let Some(missing) = scopes.iter().find(|s| !key.scopes.iter().any(|k| k.as_str() == s.as_str())) {
+            return Err(idm::Error::forbidden(format!("This action requires the '{missing}' scope.")));
+        }
+        return Ok(());
+    }
+    if caller.user.is_some() || caller.key.is_some() || caller.service {
+        return Err(idm::Error::forbidden(format!("This field does not accept {}; it needs {}.", caller.kind(), rule.describe())));
+    }
+    if rule.key_scopes.is_some() && rule.user_roles.is_none() && !rule.service {
+        return Err(idm::Error::unauthenticated("Invalid or missing API key"));
+    }
+    Err(idm::Error::unauthenticated(format!("Authentication required: send {}.", rule.describe())))
+}
+
+impl Rule {
+    fn describe(&self) -> String {
+        let mut kinds = Vec::new();
+        if self.user_roles.is_some() {
+            kinds.push("a user access token (Authorization: Bearer <token>)");
+        }
+        if self.key_scopes.is_some() {
+            kinds.push("an API key (X-API-Key: <key>)");
+        }
+        if self.service {
+            kinds.push("the service token (X-Service-Token)");
+        }
+        kinds.join(" or ")
+    }
+}
+
+/// The extension that enforces the policy on every root field, and times it.
+pub struct Guard {
+    pub policy: Arc<AuthPolicy>,
+}
+
+impl ExtensionFactory for Guard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardExtension { policy: self.policy.clone() })
+    }
+}
+
+struct GuardExtension {
+    policy: Arc<AuthPolicy>,
+}
+
+pub fn to_server_error(e: &idm::Error, field: &str) -> ServerError {
+    let mut err = super::errors::to_graphql(e).into_server_error(Default::default());
+    err.locations.clear();
+    err.path = vec![PathSegment::Field(field.to_owned())];
+    err
+}
+
+#[async_trait::async_trait]
+impl Extension for GuardExtension {
+    async fn resolve(&self, ctx: &ExtensionContext<'_>, info: ResolveInfo<'_>, next: NextResolve<'_>) -> ServerResult<Option<Value>> {
+        if info.path_node.parent.is_some() || info.is_for_introspection || info.name.starts_with("__") {
+            return next.run(ctx, info).await;
+        }
+        let shown = info.alias.unwrap_or(info.name).to_owned();
+        let op = info.name.to_owned();
+        let started = Instant::now();
+        let outcome = async {
+            let rule = self
+                .policy
+                .rule(info.parent_type, info.name)
+                .ok_or_else(|| idm::Error::forbidden("This field is not available."))?;
+            let caller = ctx.data_opt::<Caller>().ok_or_else(|| idm::Error::Internal(anyhow::anyhow!("no caller in request")))?;
+            let idm = ctx.data_opt::<Arc<Idm>>().ok_or_else(|| idm::Error::Internal(anyhow::anyhow!("no idm in schema")))?;
+            authorize(rule, caller, idm).await?;
+            Ok::<_, idm::Error>(idm)
+        }
+        .await;
+        let idm = match outcome {
+            Ok(idm) => idm,
+            Err(e) => {
+                if let Some(idm) = ctx.data_opt::<Arc<Idm>>() {
+                    idm.metrics.operation(&op, false, started.elapsed().as_secs_f64());
+                }
+                return Err(to_server_error(&e, &shown));
+            }
+        };
+        let result = next.run(ctx, info).await.map_err(|mut e| {
+            super::errors::annotate(&mut e);
+            e
+        });
+        idm.metrics.operation(&op, result.is_ok(), started.elapsed().as_secs_f64());
+        result
+    }
+}

@@ -1,0 +1,38 @@
+//! Builds the schema: the per-area objects merged into Query and Mutation, the auth
+//! policy read off the printed SDL, and the guard extension that enforces it.
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+use super::accounts::{AccountsMutation, AccountsQuery};
+use super::admin::AdminMutation;
+use super::directives::{AuthPolicy, Guard};
+use crate::idm::Idm;
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(AccountsQuery);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(AccountsMutation, AdminMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The SDL the server serves (what `latchkey schema` prints and schema.graphql holds).
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// The served schema. Fails when a root field carries no auth directive.
+pub fn build(idm: Option<Arc<Idm>>) -> Result<AppSchema, String> {
+    let policy = Arc::new(AuthPolicy::from_sdl(&sdl())?);
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(Guard { policy });
+    if let Some(idm) = idm {
+        builder = builder.data(idm);
+    }
+    Ok(builder.finish())
+}

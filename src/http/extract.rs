@@ -1,0 +1,113 @@
+//! The credential extractor: turns a request's credentials (Bearer JWT, Bearer API key,
+//! X-API-Key, X-Service-Token) into one `Caller`. A credential that is present but
+//! invalid marks the caller invalid, never anonymous.
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use crate::auth::{Caller, UserCaller};
+use crate::idm::{ClientInfo, now};
+
+pub const INVALID_TOKEN: &str = "Invalid or expired access token; sign in again.";
+pub const INVALID_KEY: &str = "Invalid or missing API key";
+pub const INVALID_SERVICE: &str = "Invalid service token.";
+pub const BAD_SCHEME: &str = "Unsupported Authorization header: use `Bearer <token>`.";
+
+impl<S> FromRequestParts<S> for Caller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(caller_from(&app, &parts.headers, peer).await)
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// The client's address: the socket peer, unless the peer is a trusted proxy, in which
+/// case the right-most X-Forwarded-For entry that is not itself a trusted proxy.
+pub fn client_ip(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
+    let proxies = &app.idm.settings.trusted_proxies;
+    let trusted = |ip: &IpAddr| proxies.iter().any(|net| net.contains(ip));
+    let peer = peer?;
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded = header(headers, "x-forwarded-for").unwrap_or("");
+    let mut hops = forwarded.split(',').rev().filter_map(|h| h.trim().parse::<IpAddr>().ok());
+    Some(hops.find(|ip| !trusted(ip)).unwrap_or(peer))
+}
+
+pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Caller {
+    let mut caller = Caller {
+        client: ClientInfo {
+            ip: client_ip(app, headers, peer),
+            user_agent: header(headers, "user-agent").map(str::to_owned),
+        },
+        ..Caller::default()
+    };
+    let now = now();
+    if let Some(auth) = header(headers, "authorization") {
+        match auth.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                let token = token.trim();
+                if app.looks_like_api_key(token) {
+                    caller.invalid = Some(INVALID_KEY);
+                } else {
+                    match app.idm.keys.verify(token, now).await {
+                        Some(sub) => match app.idm.session_is_live(&sub.session_id, now).await {
+                            Ok(true) => {
+                                caller.user = Some(UserCaller {
+                                    user_id: sub.user_id,
+                                    session_id: sub.session_id,
+                                    tenant_id: sub.tenant_id,
+                                    role: sub.role,
+                                    amr: sub.amr,
+                                })
+                            }
+                            Ok(false) => caller.invalid = Some(INVALID_TOKEN),
+                            Err(e) => {
+                                tracing::error!(error = %e, "checking a session");
+                                caller.invalid = Some("Your session could not be checked; try again.");
+                            }
+                        },
+                        None => caller.invalid = Some(INVALID_TOKEN),
+                    }
+                }
+            }
+            _ => caller.invalid = Some(BAD_SCHEME),
+        }
+    }
+    if header(headers, "x-api-key").is_some() {
+        // No API key can be valid until keys are stored (the API-key issue).
+        caller.invalid = caller.invalid.or(Some(INVALID_KEY));
+    }
+    if let Some(presented) = header(headers, "x-service-token") {
+        let expected = app.idm.settings.service_token.expose_secret();
+        let ok = !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()));
+        if ok {
+            caller.service = true;
+        } else {
+            caller.invalid = caller.invalid.or(Some(INVALID_SERVICE));
+        }
+    }
+    if caller.user.is_none() && caller.invalid.is_none() {
+        caller.user = app.dev_user.clone();
+    }
+    caller
+}

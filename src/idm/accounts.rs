@@ -1,0 +1,305 @@
+//! Accounts: signup, login, passwords, email verification and password reset.
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+
+use super::audit::{self, Event};
+use super::email_tokens::{self, Purpose};
+use super::error::{Error, Result, is_unique_violation};
+use super::sessions::Tokens;
+use super::{ClientInfo, Idm};
+use crate::domain::{Email, Password, Role, TenantId};
+use crate::entities::{tenant, user};
+use crate::metrics::LoginOutcome;
+
+/// A user as the rest of the system sees it: no password hash, role parsed.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub tenant_id: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub username: Option<String>,
+    pub role: Role,
+    pub is_active: bool,
+    pub has_seen_welcome: bool,
+    pub two_factor_enabled: bool,
+    pub created_at: i64,
+}
+
+impl User {
+    pub fn from_model(m: user::Model) -> Result<Self> {
+        let role = m
+            .role
+            .parse()
+            .map_err(|e: String| Error::Internal(anyhow::anyhow!("user {}: {e}", m.id)))?;
+        Ok(User {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            email: m.email,
+            email_verified: m.email_verified,
+            first_name: m.first_name,
+            username: m.username,
+            role,
+            is_active: m.is_active,
+            has_seen_welcome: m.has_seen_welcome,
+            two_factor_enabled: m.two_factor_enabled,
+            created_at: m.created_at,
+        })
+    }
+}
+
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub first_name: Option<&'a str>,
+    pub username: Option<&'a str>,
+}
+
+pub struct SignedUp {
+    pub tokens: Tokens,
+    pub tenant_id: String,
+}
+
+fn optional_text(value: Option<&str>, what: &str, max: usize) -> Result<Option<String>> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if v.chars().count() > max {
+        return Err(Error::bad_input(format!("{what} must be at most {max} characters.")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(Error::bad_input(format!("{what} must not contain control characters.")));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+fn parse_password(raw: &str, email: Option<&str>, extra: &[Option<&str>]) -> Result<Password> {
+    let mut context: Vec<&str> = extra.iter().flatten().copied().collect();
+    if let Some(email) = email {
+        context.push(email);
+        context.extend(email.split('@').next());
+    }
+    Password::parse(raw, &context).map_err(Error::BadInput)
+}
+
+const INVALID_LOGIN: &str = "Invalid email or password.";
+
+impl Idm {
+    pub async fn find_user(&self, id: &str) -> Result<Option<user::Model>> {
+        if id.len() > 64 {
+            return Ok(None);
+        }
+        Ok(user::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+    }
+
+    pub async fn user(&self, id: &str) -> Result<User> {
+        let m = self
+            .find_user(id)
+            .await?
+            .ok_or_else(|| Error::not_found("No user with this id."))?;
+        User::from_model(m)
+    }
+
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<user::Model>> {
+        let email = Email::normalise(email);
+        if email.is_empty() || email.len() > 320 {
+            return Ok(None);
+        }
+        Ok(user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(&self.db)
+            .await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn signup(&self, new: NewAccount<'_>, client: &ClientInfo, now: i64) -> Result<SignedUp> {
+        let email = Email::parse(new.email).map_err(Error::BadInput)?;
+        let first_name = optional_text(new.first_name, "The first name", 128)?;
+        let username = optional_text(new.username, "The username", 64)?;
+        let password = parse_password(new.password, Some(email.as_str()), &[first_name.as_deref(), username.as_deref()])?;
+        let taken = || Error::Conflict("An account with this email already exists.".into());
+        if self.find_user_by_email(email.as_str()).await?.is_some() {
+            return Err(taken());
+        }
+        let hash = self.hasher.hash(password.expose()).await?;
+        let tenant_id = TenantId::generate().into_string();
+        let user_id = uuid::Uuid::now_v7().to_string();
+        let txn = self.db.begin().await?;
+        tenant::ActiveModel { id: Set(tenant_id.clone()), created_at: Set(now) }
+            .insert(&txn)
+            .await?;
+        let inserted = user::ActiveModel {
+            id: Set(user_id.clone()),
+            tenant_id: Set(tenant_id.clone()),
+            email: Set(Some(email.as_str().to_owned())),
+            email_verified: Set(false),
+            password_hash: Set(Some(hash)),
+            first_name: Set(first_name),
+            username: Set(username),
+            role: Set(Role::User.as_str().to_owned()),
+            is_active: Set(true),
+            has_seen_welcome: Set(false),
+            two_factor_enabled: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await;
+        let user = match inserted {
+            Ok(u) => u,
+            Err(e) if is_unique_violation(&e) => return Err(taken()),
+            Err(e) => return Err(e.into()),
+        };
+        let tokens = self.start_session(&txn, &user, &["pwd"], client, now).await?;
+        let verify = email_tokens::issue(&txn, &user.id, Purpose::VerifyEmail, now).await?;
+        txn.commit().await?;
+        audit::record(&self.db, Event::Signup, Some(&user.id), client, None, now).await;
+        let (mailer, to) = (self.mailer.clone(), email.as_str().to_owned());
+        self.mailer.spawn("verification", async move { mailer.send_verification(&to, &verify).await });
+        Ok(SignedUp { tokens, tenant_id })
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, email: &str, password: &str, client: &ClientInfo, now: i64) -> Result<Tokens> {
+        let found = self.find_user_by_email(email).await?;
+        let checked = self
+            .hasher
+            .verify(found.as_ref().and_then(|u| u.password_hash.as_deref()), password)
+            .await?;
+        let user = match found {
+            Some(u) if checked.ok => u,
+            other => {
+                self.metrics.login(LoginOutcome::Failed);
+                let uid = other.as_ref().map(|u| u.id.as_str());
+                audit::record(&self.db, Event::LoginFailed, uid, client, None, now).await;
+                return Err(Error::unauthenticated(INVALID_LOGIN));
+            }
+        };
+        if !user.is_active {
+            self.metrics.login(LoginOutcome::Inactive);
+            audit::record(&self.db, Event::LoginFailed, Some(&user.id), client, Some("inactive".into()), now).await;
+            return Err(Error::forbidden("This account is deactivated; contact an administrator."));
+        }
+        if checked.needs_rehash {
+            let hash = self.hasher.hash(password).await?;
+            user::Entity::update_many()
+                .col_expr(user::Column::PasswordHash, Expr::value(hash))
+                .filter(user::Column::Id.eq(user.id.clone()))
+                .exec(&self.db)
+                .await?;
+        }
+        let tokens = self.start_session(&self.db, &user, &["pwd"], client, now).await?;
+        self.metrics.login(LoginOutcome::Ok);
+        audit::record(&self.db, Event::LoginOk, Some(&user.id), client, None, now).await;
+        Ok(tokens)
+    }
+
+    /// Changes the password; every other session of the user is revoked.
+    #[tracing::instrument(skip_all)]
+    pub async fn change_password(&self, user_id: &str, sid: &str, current: &str, new: &str, client: &ClientInfo, now: i64) -> Result<bool> {
+        let user = self.find_user(user_id).await?.ok_or_else(|| Error::unauthenticated("Sign in again."))?;
+        let Some(hash) = user.password_hash.as_deref() else {
+            return Err(Error::bad_input("This account has no password; set one with a password reset."));
+        };
+        if !self.hasher.verify(Some(hash), current).await?.ok {
+            return Err(Error::bad_input("The current password is incorrect."));
+        }
+        if current == new {
+            return Err(Error::bad_input("The new password must differ from the current one."));
+        }
+        let password = parse_password(new, user.email.as_deref(), &[user.first_name.as_deref(), user.username.as_deref()])?;
+        self.set_password(user_id, password, false, now).await?;
+        self.revoke_sessions(user_id, None, Some(sid), now).await?;
+        audit::record(&self.db, Event::PasswordChanged, Some(user_id), client, None, now).await;
+        Ok(true)
+    }
+
+    async fn set_password(&self, user_id: &str, password: Password, verified_email: bool, now: i64) -> Result<()> {
+        let hash = self.hasher.hash(password.expose()).await?;
+        let mut update = user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(hash))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now));
+        if verified_email {
+            update = update.col_expr(user::Column::EmailVerified, Expr::value(true));
+        }
+        update.filter(user::Column::Id.eq(user_id)).exec(&self.db).await?;
+        Ok(())
+    }
+
+    pub async fn mark_welcome_seen(&self, user_id: &str, now: i64) -> Result<User> {
+        user::Entity::update_many()
+            .col_expr(user::Column::HasSeenWelcome, Expr::value(true))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(user_id))
+            .exec(&self.db)
+            .await?;
+        self.user(user_id).await
+    }
+
+    pub async fn request_email_verification(&self, user_id: &str, now: i64) -> Result<bool> {
+        let user = self.user(user_id).await?;
+        let Some(email) = user.email else {
+            return Err(Error::bad_input("This account has no email address to verify."));
+        };
+        if user.email_verified {
+            return Err(Error::bad_input("Your email address is already verified."));
+        }
+        let token = email_tokens::issue(&self.db, user_id, Purpose::VerifyEmail, now).await?;
+        let mailer = self.mailer.clone();
+        self.mailer.spawn("verification", async move { mailer.send_verification(&email, &token).await });
+        Ok(true)
+    }
+
+    pub async fn confirm_email_verification(&self, token: &str, client: &ClientInfo, now: i64) -> Result<bool> {
+        let Some(user_id) = email_tokens::consume(&self.db, token, Purpose::VerifyEmail, now).await? else {
+            return Err(Error::bad_input(
+                "This verification link is invalid, expired or already used; request a new one.",
+            ));
+        };
+        user::Entity::update_many()
+            .col_expr(user::Column::EmailVerified, Expr::value(true))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(user_id.clone()))
+            .exec(&self.db)
+            .await?;
+        audit::record(&self.db, Event::EmailVerified, Some(&user_id), client, None, now).await;
+        Ok(true)
+    }
+
+    /// Always true: whether the address is known is not revealed, by answer or timing
+    /// (the email is sent in the background).
+    pub async fn request_password_reset(&self, email: &str, now: i64) -> Result<bool> {
+        let Some(user) = self.find_user_by_email(email).await? else {
+            return Ok(true);
+        };
+        let Some(address) = user.email.clone().filter(|_| user.is_active) else {
+            return Ok(true);
+        };
+        let token = email_tokens::issue(&self.db, &user.id, Purpose::ResetPassword, now).await?;
+        let mailer = self.mailer.clone();
+        self.mailer.spawn("password reset", async move { mailer.send_reset(&address, &token).await });
+        Ok(true)
+    }
+
+    pub async fn validate_password_reset_token(&self, token: &str, now: i64) -> Result<bool> {
+        Ok(email_tokens::peek(&self.db, token, Purpose::ResetPassword, now).await?.is_some())
+    }
+
+    /// Sets a new password from a reset link; the link proves control of the address,
+    /// so the email becomes verified. Every session of the user is revoked.
+    #[tracing::instrument(skip_all)]
+    pub async fn confirm_password_reset(&self, token: &str, new: &str, client: &ClientInfo, now: i64) -> Result<bool> {
+        let invalid = || Error::bad_input("This password reset link is invalid, expired or already used; request a new one.");
+        let user_id = email_tokens::peek(&self.db, token, Purpose::ResetPassword, now).await?.ok_or_else(invalid)?;
+        let user = self.find_user(&user_id).await?.ok_or_else(invalid)?;
+        let password = parse_password(new, user.email.as_deref(), &[user.first_name.as_deref(), user.username.as_deref()])?;
+        if email_tokens::consume(&self.db, token, Purpose::ResetPassword, now).await?.is_none() {
+            return Err(invalid());
+        }
+        self.set_password(&user_id, password, true, now).await?;
+        self.revoke_sessions(&user_id, None, None, now).await?;
+        audit::record(&self.db, Event::PasswordReset, Some(&user_id), client, None, now).await;
+        Ok(true)
+    }
+}

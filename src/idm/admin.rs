@@ -1,0 +1,96 @@
+//! Administration: roles and deactivation. Deactivating a user revokes every session,
+//! so their access tokens stop working at once.
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use super::accounts::User;
+use super::audit::{self, Event};
+use super::error::{Error, Result};
+use super::{ClientInfo, Idm};
+use crate::domain::{Role, TenantId};
+use crate::entities::{tenant, user};
+
+/// The fixed user that `noauth` development mode acts as.
+pub const DEV_USER_EMAIL: &str = "dev@latchkey.localhost";
+
+impl Idm {
+    pub async fn set_user_role(&self, admin_id: &str, target: &str, role: Role, client: &ClientInfo, now: i64) -> Result<User> {
+        let user = self.user(target).await?;
+        if admin_id == target && role != Role::Admin {
+            return Err(Error::bad_input("You cannot remove your own ADMIN role; ask another administrator."));
+        }
+        self.write_role(&user.id, role, now).await?;
+        audit::record(&self.db, Event::RoleChanged, Some(&user.id), client, Some(format!("{} -> {role} by {admin_id}", user.role)), now).await;
+        self.user(target).await
+    }
+
+    async fn write_role(&self, user_id: &str, role: Role, now: i64) -> Result<()> {
+        user::Entity::update_many()
+            .col_expr(user::Column::Role, Expr::value(role.as_str()))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(user_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_user_active(&self, admin_id: &str, target: &str, active: bool, client: &ClientInfo, now: i64) -> Result<User> {
+        let user = self.user(target).await?;
+        if admin_id == target && !active {
+            return Err(Error::bad_input("You cannot deactivate your own account."));
+        }
+        user::Entity::update_many()
+            .col_expr(user::Column::IsActive, Expr::value(active))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(user.id.clone()))
+            .exec(&self.db)
+            .await?;
+        let event = if active {
+            Event::UserActivated
+        } else {
+            self.revoke_sessions(&user.id, None, None, now).await?;
+            Event::UserDeactivated
+        };
+        audit::record(&self.db, event, Some(&user.id), client, Some(format!("by {admin_id}")), now).await;
+        self.user(target).await
+    }
+
+    /// `latchkey user set-role`: bootstraps the first administrator from the shell.
+    pub async fn set_role_by_email(&self, email: &str, role: Role, now: i64) -> Result<User> {
+        let user = self
+            .find_user_by_email(email)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("No account with the email `{email}`.")))?;
+        self.write_role(&user.id, role, now).await?;
+        let client = ClientInfo::default();
+        audit::record(&self.db, Event::RoleChanged, Some(&user.id), &client, Some(format!("{} -> {role} by the command line", user.role)), now).await;
+        self.user(&user.id).await
+    }
+
+    /// The development user of `noauth` mode, created on first use.
+    pub async fn dev_user(&self, now: i64) -> Result<User> {
+        if let Some(u) = self.find_user_by_email(DEV_USER_EMAIL).await? {
+            return User::from_model(u);
+        }
+        let tenant_id = TenantId::generate().into_string();
+        tenant::ActiveModel { id: Set(tenant_id.clone()), created_at: Set(now) }.insert(&self.db).await?;
+        let model = user::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            tenant_id: Set(tenant_id),
+            email: Set(Some(DEV_USER_EMAIL.into())),
+            email_verified: Set(true),
+            password_hash: Set(None),
+            first_name: Set(Some("Dev".into())),
+            username: Set(Some("dev".into())),
+            role: Set(Role::Admin.as_str().into()),
+            is_active: Set(true),
+            has_seen_welcome: Set(false),
+            two_factor_enabled: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await?;
+        User::from_model(model)
+    }
+}

@@ -1,0 +1,60 @@
+//! The audit log of security events. Recording never fails the operation it records:
+//! a failure to write is logged as an error with the event, so it is not lost silently.
+use sea_orm::{ActiveModelTrait, ConnectionTrait, NotSet, Set};
+
+use super::ClientInfo;
+use crate::entities::audit_log;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Signup,
+    LoginOk,
+    LoginFailed,
+    PasswordChanged,
+    PasswordReset,
+    SessionRevoked,
+    RefreshTokenReused,
+    EmailVerified,
+    RoleChanged,
+    UserDeactivated,
+    UserActivated,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Signup => "signup",
+            Event::LoginOk => "login_ok",
+            Event::LoginFailed => "login_failed",
+            Event::PasswordChanged => "password_changed",
+            Event::PasswordReset => "password_reset",
+            Event::SessionRevoked => "session_revoked",
+            Event::RefreshTokenReused => "refresh_token_reused",
+            Event::EmailVerified => "email_verified",
+            Event::RoleChanged => "role_changed",
+            Event::UserDeactivated => "user_deactivated",
+            Event::UserActivated => "user_activated",
+        }
+    }
+}
+
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    event: Event,
+    user_id: Option<&str>,
+    client: &ClientInfo,
+    detail: Option<String>,
+    now: i64,
+) {
+    let row = audit_log::ActiveModel {
+        id: NotSet,
+        at: Set(now),
+        event: Set(event.as_str().to_owned()),
+        user_id: Set(user_id.map(str::to_owned)),
+        ip: Set(client.ip.map(|ip| ip.to_string())),
+        detail: Set(detail),
+    };
+    if let Err(e) = row.insert(db).await {
+        tracing::error!(error = %e, event = event.as_str(), user_id, "writing the audit log");
+    }
+}

@@ -1,0 +1,112 @@
+//! Outgoing mail: over SMTP with lettre when `mail.smtp_url` is set, otherwise one
+//! `.eml` file per message in the outbox directory (the embedded default).
+use std::path::PathBuf;
+
+use lettre::message::{Mailbox, Message, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use crate::config::Settings;
+
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Outbox(PathBuf),
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    public_url: String,
+}
+
+impl Mailer {
+    /// Builds the transport; call inside the Tokio runtime.
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let url = settings.mail.smtp_url.expose_secret();
+        let transport = if url.is_empty() {
+            Transport::Outbox(settings.mail.outbox_dir.clone())
+        } else {
+            let t = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|e| anyhow::anyhow!("setting `mail.smtp_url`: {e}"))?
+                .build();
+            Transport::Smtp(t)
+        };
+        Ok(Self {
+            transport,
+            from: settings
+                .mail
+                .from
+                .parse()
+                .map_err(|e| anyhow::anyhow!("setting `mail.from`: {e}"))?,
+            public_url: settings.public_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub fn verification_link(&self, token: &str) -> String {
+        format!("{}/verify-email?token={token}", self.public_url)
+    }
+
+    pub fn reset_link(&self, token: &str) -> String {
+        format!("{}/reset-password?token={token}", self.public_url)
+    }
+
+    pub async fn send_verification(&self, to: &str, token: &str) -> anyhow::Result<()> {
+        let link = self.verification_link(token);
+        let body = format!(
+            "Welcome to latchkey.\n\nConfirm your email address by opening this link:\n\n{link}\n\n\
+             The link works once and expires in 24 hours. If you did not sign up, ignore this email.\n"
+        );
+        self.send(to, "Confirm your email address", body).await
+    }
+
+    pub async fn send_reset(&self, to: &str, token: &str) -> anyhow::Result<()> {
+        let link = self.reset_link(token);
+        let body = format!(
+            "Someone asked to reset the password of your latchkey account.\n\n\
+             Choose a new password here:\n\n{link}\n\n\
+             The link works once and expires in 24 hours. If it was not you, ignore this email: \
+             your password stays as it is.\n"
+        );
+        self.send(to, "Reset your password", body).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn send(&self, to: &str, subject: &str, body: String) -> anyhow::Result<()> {
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to.parse()?)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)?;
+        match &self.transport {
+            Transport::Smtp(t) => {
+                t.send(message).await?;
+            }
+            Transport::Outbox(dir) => {
+                tokio::fs::create_dir_all(dir).await?;
+                let name = format!(
+                    "{}-{}.eml",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+                    uuid::Uuid::new_v4()
+                );
+                tokio::fs::write(dir.join(name), message.formatted()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends in the background: the request's answer and its timing do not depend on
+    /// the mail server (which would reveal whether an address is known).
+    pub fn spawn<F>(&self, what: &'static str, fut: F)
+    where
+        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        tokio::spawn(async move {
+            if let Err(e) = fut.await {
+                tracing::error!(error = %e, what, "sending email");
+            }
+        });
+    }
+}

@@ -1,0 +1,46 @@
+//! The identity core: every rule lives here. Functions take the store, the settings
+//! they need and `now` (seconds since the epoch) explicitly, and return domain values
+//! or `Error`. Nothing here knows about HTTP or GraphQL.
+pub mod accounts;
+pub mod admin;
+pub mod audit;
+pub mod crypto;
+pub mod email_tokens;
+pub mod error;
+pub mod mail;
+pub mod passwords;
+pub mod sessions;
+pub mod tokens;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+pub use error::{Error, Result};
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+
+/// Who is on the other end of a request, as far as the core needs to know.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// The core's state: one per process, shared by every request.
+pub struct Idm {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub hasher: passwords::Hasher,
+    pub keys: tokens::KeyStore,
+    pub mailer: mail::Mailer,
+    pub sessions: sessions::SessionCache,
+    pub metrics: Metrics,
+}
+
+/// The current time as the core takes it: whole seconds since the epoch.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

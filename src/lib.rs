@@ -1,0 +1,11 @@
+//! latchkey: a self-hostable identity server with a GraphQL API.
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod entities;
+pub mod graphql;
+pub mod http;
+pub mod idm;
+pub mod metrics;
+pub mod startup;
+pub mod telemetry;

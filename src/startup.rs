@@ -1,0 +1,107 @@
+//! Builds the application state (database, migrations, keys, schema) and runs the
+//! HTTP server until SIGTERM or Ctrl-C, draining in-flight requests.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use crate::auth::UserCaller;
+use crate::config::Settings;
+use crate::graphql::schema;
+use crate::http::{AppState, router};
+use crate::idm::crypto::MasterKey;
+use crate::idm::{Idm, mail, now, passwords, sessions, tokens};
+use crate::metrics::Metrics;
+
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database_url.expose_secret();
+    let sqlite = url.starts_with("sqlite:");
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .max_connections(if sqlite { 8 } else { 16 })
+        .sqlx_logging(false);
+    let db = Database::connect(opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database (setting `database_url`): {e}"))?;
+    if sqlite {
+        // WAL lets readers proceed while one connection writes.
+        db.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
+    }
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))
+}
+
+/// Connects, migrates, loads or creates the signing key, and builds the schema.
+pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
+    let db = connect(&settings).await?;
+    migrate(&db).await?;
+    let master = MasterKey::parse(settings.master_key.expose_secret())
+        .map_err(|e| anyhow::anyhow!("setting `master_key`: {e}"))?;
+    let keys = tokens::KeyStore::load_or_create(db.clone(), master, settings.tokens.clone(), now()).await?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let idm = Arc::new(Idm {
+        hasher: passwords::Hasher::new(cores)?,
+        mailer: mail::Mailer::new(&settings)?,
+        sessions: sessions::SessionCache::default(),
+        metrics: Metrics::new()?,
+        settings: Arc::new(settings),
+        keys,
+        db,
+    });
+    let dev_user = if idm.settings.noauth {
+        let u = idm.dev_user(now()).await?;
+        tracing::warn!(email = u.email.as_deref(), "noauth development mode: every @userToken field acts as this user");
+        Some(UserCaller {
+            user_id: u.id,
+            session_id: "noauth".into(),
+            tenant_id: u.tenant_id,
+            role: u.role,
+            amr: vec!["noauth".into()],
+        })
+    } else {
+        None
+    };
+    let schema = schema::build(Some(idm.clone())).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(AppState { idm, schema, dev_user })
+}
+
+/// Serves until SIGTERM or Ctrl-C; in-flight requests finish first.
+pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
