@@ -274,21 +274,33 @@ impl Settings {
             return bad("public_url", "must start with http:// or https://");
         }
         let db = self.database_url.expose_secret();
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
             return bad("database_url", "must be a sqlite: or postgres:// URL");
         }
         let smtp = self.mail.smtp_url.expose_secret();
-        if !smtp.is_empty() && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
-            return bad("mail.smtp_url", "must be empty, smtp://host:port or smtps://user:pass@host:port");
+        if !(smtp.is_empty() || smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+            return bad(
+                "mail.smtp_url",
+                "must be empty, smtp://host:port or smtps://user:pass@host:port",
+            );
         }
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
-            return bad("mail.from", "must be a mailbox such as `latchkey <no-reply@example.com>`");
+            return bad(
+                "mail.from",
+                "must be a mailbox such as `latchkey <no-reply@example.com>`",
+            );
         }
         if self.tokens.access_ttl_secs < 60 {
             return bad("tokens.access_ttl_secs", "must be at least 60");
         }
         if self.tokens.refresh_ttl_secs < self.tokens.access_ttl_secs {
-            return bad("tokens.refresh_ttl_secs", "must be at least tokens.access_ttl_secs");
+            return bad(
+                "tokens.refresh_ttl_secs",
+                "must be at least tokens.access_ttl_secs",
+            );
         }
         if self.tokens.issuer.is_empty() || self.tokens.audience.is_empty() {
             return bad("tokens", "issuer and audience must not be empty");
@@ -296,15 +308,26 @@ impl Settings {
         let prefix = &self.api_keys.prefix;
         if prefix.is_empty()
             || prefix.len() > 16
-            || !prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         {
-            return bad("api_keys.prefix", "must be 1..16 lower-case letters or digits");
+            return bad(
+                "api_keys.prefix",
+                "must be 1..16 lower-case letters or digits",
+            );
         }
         if crate::idm::crypto::MasterKey::parse(self.master_key.expose_secret()).is_err() {
-            return bad("master_key", "must be empty or the base64 of exactly 32 bytes");
+            return bad(
+                "master_key",
+                "must be empty or the base64 of exactly 32 bytes",
+            );
         }
         if self.noauth && !self.listen.ip().is_loopback() {
-            return bad("noauth", "development mode is refused unless `listen` is a loopback address");
+            return bad(
+                "noauth",
+                "development mode is refused unless `listen` is a loopback address",
+            );
         }
         Ok(())
     }
@@ -374,9 +397,9 @@ fn optional_role<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Role>, D::Err
     if s.is_empty() {
         return Ok(None);
     }
-    s.parse::<Role>()
-        .map(Some)
-        .map_err(|_| serde::de::Error::custom(format!("`{s}`: expected \"\", \"DEVELOPER\" or \"ADMIN\"")))
+    s.parse::<Role>().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!("`{s}`: expected \"\", \"DEVELOPER\" or \"ADMIN\""))
+    })
 }
 
 #[cfg(test)]
@@ -404,11 +427,15 @@ mod tests {
 
     #[test]
     fn malformed_value_is_named() {
-        let err = from_toml("[tokens]\naccess_ttl_secs = \"soon\"").unwrap_err().0;
+        let err = from_toml("[tokens]\naccess_ttl_secs = \"soon\"")
+            .unwrap_err()
+            .0;
         assert!(err.contains("tokens.access_ttl_secs"), "{err}");
         let err = from_toml("listen = \"nowhere\"").unwrap_err().0;
         assert!(err.contains("listen"), "{err}");
-        let err = from_toml("trusted_proxies = [\"10.0.0.0/99\"]").unwrap_err().0;
+        let err = from_toml("trusted_proxies = [\"10.0.0.0/99\"]")
+            .unwrap_err()
+            .0;
         assert!(err.contains("trusted_proxies"), "{err}");
     }
 
@@ -424,15 +451,19 @@ mod tests {
 
     #[test]
     fn noauth_needs_loopback() {
-        let err = from_toml("noauth = true\nlisten = \"0.0.0.0:8080\"").unwrap_err().0;
+        let err = from_toml("noauth = true\nlisten = \"0.0.0.0:8080\"")
+            .unwrap_err()
+            .0;
         assert!(err.contains("noauth"), "{err}");
         assert!(from_toml("noauth = true").is_ok());
     }
 
     #[test]
     fn secrets_never_print() {
-        let s = from_toml("service_token = \"hunter2-service\"\n[mail]\nsmtp_url = \"smtps://u:pw-secret@h:465\"")
-            .expect("settings");
+        let s = from_toml(
+            "service_token = \"hunter2-service\"\n[mail]\nsmtp_url = \"smtps://u:pw-secret@h:465\"",
+        )
+        .expect("settings");
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2-service"));
         assert!(!shown.contains("pw-secret"));

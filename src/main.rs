@@ -8,7 +8,11 @@ use latchkey::domain::Role;
 use latchkey::{graphql, idm, startup, telemetry};
 
 #[derive(Parser)]
-#[command(name = "latchkey", version, about = "A self-hostable identity server with a GraphQL API")]
+#[command(
+    name = "latchkey",
+    version,
+    about = "A self-hostable identity server with a GraphQL API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,7 +75,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::User { command: UserCommand::SetRole { email, role, config } } => {
+        Command::User {
+            command:
+                UserCommand::SetRole {
+                    email,
+                    role,
+                    config,
+                },
+        } => {
             let settings = Settings::load(config.as_deref())?;
             let state = startup::build(settings).await?;
             let user = state
@@ -86,9 +97,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(config.as_deref())?;
             let listen = settings.listen;
             let state = startup::build(settings).await?;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (setting `listen`): {e}"))?;
+            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {listen} (setting `listen`): {e}")
+            })?;
             let addr = listener.local_addr()?;
             tracing::info!("latchkey listening on http://{addr}");
             println!("GraphiQL: http://{addr}/graphql");

@@ -47,8 +47,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
     migrate(&db).await?;
     let master = MasterKey::parse(settings.master_key.expose_secret())
         .map_err(|e| anyhow::anyhow!("setting `master_key`: {e}"))?;
-    let keys = tokens::KeyStore::load_or_create(db.clone(), master, settings.tokens.clone(), now()).await?;
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let keys = tokens::KeyStore::load_or_create(db.clone(), master, settings.tokens.clone(), now())
+        .await?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let idm = Arc::new(Idm {
         hasher: passwords::Hasher::new(cores)?,
         mailer: mail::Mailer::new(&settings)?,
@@ -60,7 +63,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
     });
     let dev_user = if idm.settings.noauth {
         let u = idm.dev_user(now()).await?;
-        tracing::warn!(email = u.email.as_deref(), "noauth development mode: every @userToken field acts as this user");
+        tracing::warn!(
+            email = u.email.as_deref(),
+            "noauth development mode: every @userToken field acts as this user"
+        );
         Some(UserCaller {
             user_id: u.id,
             session_id: "noauth".into(),
@@ -72,7 +78,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         None
     };
     let schema = schema::build(Some(idm.clone())).map_err(|e| anyhow::anyhow!(e))?;
-    Ok(AppState { idm, schema, dev_user })
+    Ok(AppState {
+        idm,
+        schema,
+        dev_user,
+    })
 }
 
 /// Serves until SIGTERM or Ctrl-C; in-flight requests finish first.

@@ -60,7 +60,14 @@ mod tests {
 
     #[test]
     fn malformed_addresses_are_refused() {
-        for bad in ["", "alice", "alice@", "@example.com", "a b@example.com", "alice@localhost"] {
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a b@example.com",
+            "alice@localhost",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -40,7 +40,9 @@ impl FromStr for Role {
             "USER" => Ok(Role::User),
             "DEVELOPER" => Ok(Role::Developer),
             "ADMIN" => Ok(Role::Admin),
-            _ => Err(format!("unknown role `{s}`: expected USER, DEVELOPER or ADMIN")),
+            _ => Err(format!(
+                "unknown role `{s}`: expected USER, DEVELOPER or ADMIN"
+            )),
         }
     }
 }
@@ -71,7 +73,10 @@ mod tests {
         let t = TenantId::generate();
         let hex = t.as_str().strip_prefix("cust_").expect("prefix");
         assert_eq!(hex.len(), 12);
-        assert!(hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            hex.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
     }
 
     #[test]

@@ -10,10 +10,14 @@ impl Password {
     pub fn parse(raw: &str, context: &[&str]) -> Result<Self, String> {
         let n = raw.chars().count();
         if n < MIN_CHARS {
-            return Err(format!("The password must be at least {MIN_CHARS} characters long."));
+            return Err(format!(
+                "The password must be at least {MIN_CHARS} characters long."
+            ));
         }
         if n > MAX_CHARS {
-            return Err(format!("The password must be at most {MAX_CHARS} characters long."));
+            return Err(format!(
+                "The password must be at most {MAX_CHARS} characters long."
+            ));
         }
         let entropy = zxcvbn::zxcvbn(raw, context);
         if u8::from(entropy.score()) < 2 {
@@ -45,13 +49,27 @@ mod tests {
 
     #[test]
     fn short_and_long_passwords_are_refused() {
-        assert!(Password::parse("Ab1!x", &[]).unwrap_err().contains("at least 8"));
-        assert!(Password::parse(&"x".repeat(129), &[]).unwrap_err().contains("at most 128"));
+        assert!(
+            Password::parse("Ab1!x", &[])
+                .unwrap_err()
+                .contains("at least 8")
+        );
+        assert!(
+            Password::parse(&"x".repeat(129), &[])
+                .unwrap_err()
+                .contains("at most 128")
+        );
     }
 
     #[test]
     fn common_passwords_are_refused() {
-        for weak in ["password", "password123", "12345678", "qwertyuiop", "iloveyou1"] {
+        for weak in [
+            "password",
+            "password123",
+            "12345678",
+            "qwertyuiop",
+            "iloveyou1",
+        ] {
             let err = Password::parse(weak, &[]).unwrap_err();
             assert!(err.contains("too common"), "{weak}: {err}");
         }

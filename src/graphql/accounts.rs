@@ -22,7 +22,11 @@ impl AccountsQuery {
 
     /// Whether a password-reset token can still be used (to show the form or an error).
     #[graphql(directive = public::apply())]
-    async fn validate_password_reset_token(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
+    async fn validate_password_reset_token(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> Result<bool> {
         let (idm, _) = state(ctx)?;
         Ok(idm.validate_password_reset_token(&token, now()).await?)
     }
@@ -32,7 +36,9 @@ impl AccountsQuery {
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
         let (idm, caller) = state(ctx)?;
         let user = caller.user()?;
-        let list = idm.list_sessions(&user.user_id, &user.session_id, now()).await?;
+        let list = idm
+            .list_sessions(&user.user_id, &user.session_id, now())
+            .await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 }
@@ -68,7 +74,12 @@ impl AccountsMutation {
     }
 
     #[graphql(directive = public::apply())]
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<LoginResult> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<LoginResult> {
         let (idm, caller) = state(ctx)?;
         let tokens = idm.login(&email, &password, &caller.client, now()).await?;
         Ok(LoginResult::AuthPayload(tokens.into()))
@@ -78,48 +89,84 @@ impl AccountsMutation {
     #[graphql(directive = public::apply())]
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         let (idm, caller) = state(ctx)?;
-        Ok(idm.refresh(&refresh_token, &caller.client, now()).await?.into())
+        Ok(idm
+            .refresh(&refresh_token, &caller.client, now())
+            .await?
+            .into())
     }
 
     #[graphql(directive = user_token::apply(None))]
-    async fn logout(&self, ctx: &Context<'_>, #[graphql(default = false)] all_sessions: Option<bool>) -> Result<bool> {
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)")] all_sessions: Option<bool>,
+    ) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         let user = caller.user()?;
-        Ok(idm.logout(&user.user_id, &user.session_id, all_sessions.unwrap_or(false), &caller.client, now()).await?)
+        Ok(idm
+            .logout(
+                &user.user_id,
+                &user.session_id,
+                all_sessions.unwrap_or(false),
+                &caller.client,
+                now(),
+            )
+            .await?)
     }
 
     #[graphql(directive = user_token::apply(None))]
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
-        Ok(idm.revoke_session(&caller.user()?.user_id, &id, &caller.client, now()).await?)
+        Ok(idm
+            .revoke_session(&caller.user()?.user_id, &id, &caller.client, now())
+            .await?)
     }
 
     #[graphql(directive = user_token::apply(None))]
     async fn mark_welcome_seen(&self, ctx: &Context<'_>) -> Result<User> {
         let (idm, caller) = state(ctx)?;
-        Ok(idm.mark_welcome_seen(&caller.user()?.user_id, now()).await?.into())
+        Ok(idm
+            .mark_welcome_seen(&caller.user()?.user_id, now())
+            .await?
+            .into())
     }
 
     /// Changes the password; the user's other sessions are signed out.
     #[graphql(directive = user_token::apply(None))]
-    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         let user = caller.user()?;
         Ok(idm
-            .change_password(&user.user_id, &user.session_id, &current_password, &new_password, &caller.client, now())
+            .change_password(
+                &user.user_id,
+                &user.session_id,
+                &current_password,
+                &new_password,
+                &caller.client,
+                now(),
+            )
             .await?)
     }
 
     #[graphql(directive = user_token::apply(None))]
     async fn request_email_verification(&self, ctx: &Context<'_>) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
-        Ok(idm.request_email_verification(&caller.user()?.user_id, now()).await?)
+        Ok(idm
+            .request_email_verification(&caller.user()?.user_id, now())
+            .await?)
     }
 
     #[graphql(directive = public::apply())]
     async fn confirm_email_verification(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
-        Ok(idm.confirm_email_verification(&token, &caller.client, now()).await?)
+        Ok(idm
+            .confirm_email_verification(&token, &caller.client, now())
+            .await?)
     }
 
     /// Always true, whether or not the address is known.
@@ -131,8 +178,15 @@ impl AccountsMutation {
 
     /// Sets a new password from a reset link; every session of the user is signed out.
     #[graphql(directive = public::apply())]
-    async fn confirm_password_reset(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool> {
+    async fn confirm_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
-        Ok(idm.confirm_password_reset(&token, &new_password, &caller.client, now()).await?)
+        Ok(idm
+            .confirm_password_reset(&token, &new_password, &caller.client, now())
+            .await?)
     }
 }

@@ -15,7 +15,10 @@ impl AdminMutation {
     async fn set_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
         let (idm, caller) = state(ctx)?;
         let admin = caller.user()?;
-        Ok(idm.set_user_role(&admin.user_id, &user_id, role.into(), &caller.client, now()).await?.into())
+        Ok(idm
+            .set_user_role(&admin.user_id, &user_id, role.into(), &caller.client, now())
+            .await?
+            .into())
     }
 
     /// Deactivating signs the user out everywhere; their tokens stop working at once.
@@ -23,6 +26,9 @@ impl AdminMutation {
     async fn set_user_active(&self, ctx: &Context<'_>, user_id: ID, active: bool) -> Result<User> {
         let (idm, caller) = state(ctx)?;
         let admin = caller.user()?;
-        Ok(idm.set_user_active(&admin.user_id, &user_id, active, &caller.client, now()).await?.into())
+        Ok(idm
+            .set_user_active(&admin.user_id, &user_id, active, &caller.client, now())
+            .await?
+            .into())
     }
 }

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 use async_graphql::{PathSegment, ServerError, ServerResult, TypeDirective, Value};
 
@@ -52,7 +54,13 @@ pub struct AuthPolicy {
     rules: HashMap<(String, String), Rule>,
 }
 
-fn enum_list(args: &[(async_graphql::Positioned<async_graphql::Name>, async_graphql::Positioned<Value>)], name: &str) -> Vec<String> {
+fn enum_list(
+    args: &[(
+        async_graphql::Positioned<async_graphql::Name>,
+        async_graphql::Positioned<Value>,
+    )],
+    name: &str,
+) -> Vec<String> {
     args.iter()
         .filter(|(n, _)| n.node.as_str() == name)
         .flat_map(|(_, v)| match &v.node {
@@ -73,16 +81,21 @@ impl AuthPolicy {
     /// Reads the rules off the printed schema. Errors name each root field that
     /// carries no auth directive.
     pub fn from_sdl(sdl: &str) -> Result<Self, String> {
-        let doc = async_graphql::parser::parse_schema(sdl).map_err(|e| format!("schema does not parse: {e}"))?;
+        let doc = async_graphql::parser::parse_schema(sdl)
+            .map_err(|e| format!("schema does not parse: {e}"))?;
         let mut rules = HashMap::new();
         let mut bare = Vec::new();
         for def in doc.definitions {
-            let TypeSystemDefinition::Type(ty) = def else { continue };
+            let TypeSystemDefinition::Type(ty) = def else {
+                continue;
+            };
             let type_name = ty.node.name.node.to_string();
             if !matches!(type_name.as_str(), "Query" | "Mutation" | "Subscription") {
                 continue;
             }
-            let TypeKind::Object(obj) = &ty.node.kind else { continue };
+            let TypeKind::Object(obj) = &ty.node.kind else {
+                continue;
+            };
             for field in &obj.fields {
                 let mut rule = Rule::default();
                 let mut any = false;
@@ -92,11 +105,19 @@ impl AuthPolicy {
                         "public" => rule.public = true,
                         "serviceToken" => rule.service = true,
                         "userToken" => {
-                            let roles = enum_list(args, "roles").iter().map(|r| r.parse()).collect::<Result<Vec<Role>, _>>()?;
+                            let roles = enum_list(args, "roles")
+                                .iter()
+                                .map(|r| r.parse())
+                                .collect::<Result<Vec<Role>, _>>()?;
                             rule.user_roles = Some(roles);
                         }
                         "apiKey" => {
-                            rule.key_scopes = Some(enum_list(args, "scopes").iter().map(|s| s.to_lowercase()).collect());
+                            rule.key_scopes = Some(
+                                enum_list(args, "scopes")
+                                    .iter()
+                                    .map(|s| s.to_lowercase())
+                                    .collect(),
+                            );
                         }
                         _ => continue,
                     }
@@ -110,7 +131,10 @@ impl AuthPolicy {
             }
         }
         if !bare.is_empty() {
-            return Err(format!("root fields without an auth directive: {}", bare.join(", ")));
+            return Err(format!(
+                "root fields without an auth directive: {}",
+                bare.join(", ")
+            ));
         }
         Ok(Self { rules })
     }
@@ -140,26 +164,44 @@ pub async fn authorize(rule: &Rule, caller: &Caller, idm: &Idm) -> idm::Result<(
         if roles.is_empty() {
             return Ok(());
         }
-        let current = idm.user(&user.user_id).await.map_err(|_| idm::Error::unauthenticated("Sign in again."))?;
+        let current = idm
+            .user(&user.user_id)
+            .await
+            .map_err(|_| idm::Error::unauthenticated("Sign in again."))?;
         if roles.contains(&current.role) {
             return Ok(());
         }
         let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        return Err(idm::Error::forbidden(format!("This action requires the {} role.", names.join(" or "))));
+        return Err(idm::Error::forbidden(format!(
+            "This action requires the {} role.",
+            names.join(" or ")
+        )));
     }
     if let (Some(scopes), Some(key)) = (&rule.key_scopes, &caller.key) {
-        if let Some(missing) = scopes.iter().find(|s| !key.scopes.iter().any(|k| k.as_str() == s.as_str())) {
-            return Err(idm::Error::forbidden(format!("This action requires the '{missing}' scope.")));
+        if let Some(missing) = scopes
+            .iter()
+            .find(|s| !key.scopes.iter().any(|k| k.as_str() == s.as_str()))
+        {
+            return Err(idm::Error::forbidden(format!(
+                "This action requires the '{missing}' scope."
+            )));
         }
         return Ok(());
     }
     if caller.user.is_some() || caller.key.is_some() || caller.service {
-        return Err(idm::Error::forbidden(format!("This field does not accept {}; it needs {}.", caller.kind(), rule.describe())));
+        return Err(idm::Error::forbidden(format!(
+            "This field does not accept {}; it needs {}.",
+            caller.kind(),
+            rule.describe()
+        )));
     }
     if rule.key_scopes.is_some() && rule.user_roles.is_none() && !rule.service {
         return Err(idm::Error::unauthenticated("Invalid or missing API key"));
     }
-    Err(idm::Error::unauthenticated(format!("Authentication required: send {}.", rule.describe())))
+    Err(idm::Error::unauthenticated(format!(
+        "Authentication required: send {}.",
+        rule.describe()
+    )))
 }
 
 impl Rule {
@@ -185,7 +227,9 @@ pub struct Guard {
 
 impl ExtensionFactory for Guard {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExtension { policy: self.policy.clone() })
+        Arc::new(GuardExtension {
+            policy: self.policy.clone(),
+        })
     }
 }
 
@@ -202,8 +246,16 @@ pub fn to_server_error(e: &idm::Error, field: &str) -> ServerError {
 
 #[async_trait::async_trait]
 impl Extension for GuardExtension {
-    async fn resolve(&self, ctx: &ExtensionContext<'_>, info: ResolveInfo<'_>, next: NextResolve<'_>) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_some() || info.is_for_introspection || info.name.starts_with("__") {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.path_node.parent.is_some()
+            || info.is_for_introspection
+            || info.name.starts_with("__")
+        {
             return next.run(ctx, info).await;
         }
         let shown = info.alias.unwrap_or(info.name).to_owned();
@@ -214,8 +266,12 @@ impl Extension for GuardExtension {
                 .policy
                 .rule(info.parent_type, info.name)
                 .ok_or_else(|| idm::Error::forbidden("This field is not available."))?;
-            let caller = ctx.data_opt::<Caller>().ok_or_else(|| idm::Error::Internal(anyhow::anyhow!("no caller in request")))?;
-            let idm = ctx.data_opt::<Arc<Idm>>().ok_or_else(|| idm::Error::Internal(anyhow::anyhow!("no idm in schema")))?;
+            let caller = ctx
+                .data_opt::<Caller>()
+                .ok_or_else(|| idm::Error::Internal(anyhow::anyhow!("no caller in request")))?;
+            let idm = ctx
+                .data_opt::<Arc<Idm>>()
+                .ok_or_else(|| idm::Error::Internal(anyhow::anyhow!("no idm in schema")))?;
             authorize(rule, caller, idm).await?;
             Ok::<_, idm::Error>(idm)
         }
@@ -224,7 +280,8 @@ impl Extension for GuardExtension {
             Ok(idm) => idm,
             Err(e) => {
                 if let Some(idm) = ctx.data_opt::<Arc<Idm>>() {
-                    idm.metrics.operation(&op, false, started.elapsed().as_secs_f64());
+                    idm.metrics
+                        .operation(&op, false, started.elapsed().as_secs_f64());
                 }
                 return Err(to_server_error(&e, &shown));
             }
@@ -233,7 +290,8 @@ impl Extension for GuardExtension {
             super::errors::annotate(&mut e);
             e
         });
-        idm.metrics.operation(&op, result.is_ok(), started.elapsed().as_secs_f64());
+        idm.metrics
+            .operation(&op, result.is_ok(), started.elapsed().as_secs_f64());
         result
     }
 }

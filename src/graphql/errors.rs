@@ -21,10 +21,17 @@ pub fn to_graphql(e: &idm::Error) -> async_graphql::Error {
 /// Gives an error coming out of a resolver its code: from the core error it carries,
 /// or INTERNAL_SERVER_ERROR (message hidden) when it carries something else.
 pub fn annotate(err: &mut ServerError) {
-    if err.extensions.as_ref().is_some_and(|x| x.get("code").is_some()) {
+    if err
+        .extensions
+        .as_ref()
+        .is_some_and(|x| x.get("code").is_some())
+    {
         return;
     }
-    let core = err.source.as_ref().and_then(|s| s.downcast_ref::<idm::Error>());
+    let core = err
+        .source
+        .as_ref()
+        .and_then(|s| s.downcast_ref::<idm::Error>());
     let mapped = match core {
         Some(e) => to_graphql(e),
         None if err.source.is_some() => {

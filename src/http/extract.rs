@@ -36,7 +36,10 @@ where
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// The client's address: the socket peer, unless the peer is a trusted proxy, in which
@@ -49,7 +52,10 @@ pub fn client_ip(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> O
         return Some(peer);
     }
     let forwarded = header(headers, "x-forwarded-for").unwrap_or("");
-    let mut hops = forwarded.split(',').rev().filter_map(|h| h.trim().parse::<IpAddr>().ok());
+    let mut hops = forwarded
+        .split(',')
+        .rev()
+        .filter_map(|h| h.trim().parse::<IpAddr>().ok());
     Some(hops.find(|ip| !trusted(ip)).unwrap_or(peer))
 }
 
@@ -83,7 +89,8 @@ pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAdd
                             Ok(false) => caller.invalid = Some(INVALID_TOKEN),
                             Err(e) => {
                                 tracing::error!(error = %e, "checking a session");
-                                caller.invalid = Some("Your session could not be checked; try again.");
+                                caller.invalid =
+                                    Some("Your session could not be checked; try again.");
                             }
                         },
                         None => caller.invalid = Some(INVALID_TOKEN),
@@ -99,7 +106,8 @@ pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAdd
     }
     if let Some(presented) = header(headers, "x-service-token") {
         let expected = app.idm.settings.service_token.expose_secret();
-        let ok = !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()));
+        let ok =
+            !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()));
         if ok {
             caller.service = true;
         } else {

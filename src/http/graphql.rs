@@ -20,7 +20,11 @@ fn finish(mut resp: Response) -> Response {
     resp
 }
 
-pub async fn post_graphql(State(app): State<AppState>, caller: Caller, req: GraphQLBatchRequest) -> GraphQLResponse {
+pub async fn post_graphql(
+    State(app): State<AppState>,
+    caller: Caller,
+    req: GraphQLBatchRequest,
+) -> GraphQLResponse {
     let req = req.into_inner().data(caller);
     let resp = match app.schema.execute_batch(req).await {
         BatchResponse::Single(r) => BatchResponse::Single(finish(r)),
@@ -48,14 +52,23 @@ fn is_write(query: &str, operation: Option<&str>) -> bool {
         .any(|(_, op)| op.node.ty != OperationType::Query)
 }
 
-pub async fn get_graphql(State(app): State<AppState>, caller: Caller, uri: Uri) -> axum::response::Response {
-    let has_query = uri.query().is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query=")));
+pub async fn get_graphql(
+    State(app): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> axum::response::Response {
+    let has_query = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query=")));
     if !has_query {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     let req = match async_graphql::http::parse_query_string(uri.query().unwrap_or("")) {
         Ok(r) => r,
-        Err(e) => return GraphQLResponse::from(refuse(&format!("Malformed GraphQL GET request: {e}"))).into_response(),
+        Err(e) => {
+            return GraphQLResponse::from(refuse(&format!("Malformed GraphQL GET request: {e}")))
+                .into_response();
+        }
     };
     if is_write(&req.query, req.operation_name.as_deref()) {
         return GraphQLResponse::from(refuse("Mutations are not allowed over GET; send them as a POST with Content-Type: application/json.")).into_response();
@@ -63,4 +76,3 @@ pub async fn get_graphql(State(app): State<AppState>, caller: Caller, uri: Uri) 
     let resp = finish(app.schema.execute(req.data(caller)).await);
     GraphQLResponse::from(resp).into_response()
 }
-

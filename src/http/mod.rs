@@ -32,13 +32,20 @@ impl AppState {
         token
             .strip_prefix(prefix.as_str())
             .and_then(|rest| rest.strip_prefix('_'))
-            .is_some_and(|rest| ["live_", "test_", "dev_"].iter().any(|env| rest.starts_with(env)))
+            .is_some_and(|rest| {
+                ["live_", "test_", "dev_"]
+                    .iter()
+                    .any(|env| rest.starts_with(env))
+            })
     }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
+        .route(
+            "/graphql",
+            get(graphql::get_graphql).post(graphql::post_graphql),
+        )
         .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

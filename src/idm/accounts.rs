@@ -66,10 +66,14 @@ fn optional_text(value: Option<&str>, what: &str, max: usize) -> Result<Option<S
         return Ok(None);
     };
     if v.chars().count() > max {
-        return Err(Error::bad_input(format!("{what} must be at most {max} characters.")));
+        return Err(Error::bad_input(format!(
+            "{what} must be at most {max} characters."
+        )));
     }
     if v.chars().any(char::is_control) {
-        return Err(Error::bad_input(format!("{what} must not contain control characters.")));
+        return Err(Error::bad_input(format!(
+            "{what} must not contain control characters."
+        )));
     }
     Ok(Some(v.to_owned()))
 }
@@ -90,7 +94,9 @@ impl Idm {
         if id.len() > 64 {
             return Ok(None);
         }
-        Ok(user::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+        Ok(user::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
     }
 
     pub async fn user(&self, id: &str) -> Result<User> {
@@ -113,11 +119,20 @@ impl Idm {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn signup(&self, new: NewAccount<'_>, client: &ClientInfo, now: i64) -> Result<SignedUp> {
+    pub async fn signup(
+        &self,
+        new: NewAccount<'_>,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<SignedUp> {
         let email = Email::parse(new.email).map_err(Error::BadInput)?;
         let first_name = optional_text(new.first_name, "The first name", 128)?;
         let username = optional_text(new.username, "The username", 64)?;
-        let password = parse_password(new.password, Some(email.as_str()), &[first_name.as_deref(), username.as_deref()])?;
+        let password = parse_password(
+            new.password,
+            Some(email.as_str()),
+            &[first_name.as_deref(), username.as_deref()],
+        )?;
         let taken = || Error::Conflict("An account with this email already exists.".into());
         if self.find_user_by_email(email.as_str()).await?.is_some() {
             return Err(taken());
@@ -126,9 +141,12 @@ impl Idm {
         let tenant_id = TenantId::generate().into_string();
         let user_id = uuid::Uuid::now_v7().to_string();
         let txn = self.db.begin().await?;
-        tenant::ActiveModel { id: Set(tenant_id.clone()), created_at: Set(now) }
-            .insert(&txn)
-            .await?;
+        tenant::ActiveModel {
+            id: Set(tenant_id.clone()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
         let inserted = user::ActiveModel {
             id: Set(user_id.clone()),
             tenant_id: Set(tenant_id.clone()),
@@ -151,21 +169,34 @@ impl Idm {
             Err(e) if is_unique_violation(&e) => return Err(taken()),
             Err(e) => return Err(e.into()),
         };
-        let tokens = self.start_session(&txn, &user, &["pwd"], client, now).await?;
+        let tokens = self
+            .start_session(&txn, &user, &["pwd"], client, now)
+            .await?;
         let verify = email_tokens::issue(&txn, &user.id, Purpose::VerifyEmail, now).await?;
         txn.commit().await?;
         audit::record(&self.db, Event::Signup, Some(&user.id), client, None, now).await;
         let (mailer, to) = (self.mailer.clone(), email.as_str().to_owned());
-        self.mailer.spawn("verification", async move { mailer.send_verification(&to, &verify).await });
+        self.mailer.spawn("verification", async move {
+            mailer.send_verification(&to, &verify).await
+        });
         Ok(SignedUp { tokens, tenant_id })
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, email: &str, password: &str, client: &ClientInfo, now: i64) -> Result<Tokens> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Tokens> {
         let found = self.find_user_by_email(email).await?;
         let checked = self
             .hasher
-            .verify(found.as_ref().and_then(|u| u.password_hash.as_deref()), password)
+            .verify(
+                found.as_ref().and_then(|u| u.password_hash.as_deref()),
+                password,
+            )
             .await?;
         let user = match found {
             Some(u) if checked.ok => u,
@@ -178,8 +209,18 @@ impl Idm {
         };
         if !user.is_active {
             self.metrics.login(LoginOutcome::Inactive);
-            audit::record(&self.db, Event::LoginFailed, Some(&user.id), client, Some("inactive".into()), now).await;
-            return Err(Error::forbidden("This account is deactivated; contact an administrator."));
+            audit::record(
+                &self.db,
+                Event::LoginFailed,
+                Some(&user.id),
+                client,
+                Some("inactive".into()),
+                now,
+            )
+            .await;
+            return Err(Error::forbidden(
+                "This account is deactivated; contact an administrator.",
+            ));
         }
         if checked.needs_rehash {
             let hash = self.hasher.hash(password).await?;
@@ -189,7 +230,9 @@ impl Idm {
                 .exec(&self.db)
                 .await?;
         }
-        let tokens = self.start_session(&self.db, &user, &["pwd"], client, now).await?;
+        let tokens = self
+            .start_session(&self.db, &user, &["pwd"], client, now)
+            .await?;
         self.metrics.login(LoginOutcome::Ok);
         audit::record(&self.db, Event::LoginOk, Some(&user.id), client, None, now).await;
         Ok(tokens)
@@ -197,25 +240,58 @@ impl Idm {
 
     /// Changes the password; every other session of the user is revoked.
     #[tracing::instrument(skip_all)]
-    pub async fn change_password(&self, user_id: &str, sid: &str, current: &str, new: &str, client: &ClientInfo, now: i64) -> Result<bool> {
-        let user = self.find_user(user_id).await?.ok_or_else(|| Error::unauthenticated("Sign in again."))?;
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        sid: &str,
+        current: &str,
+        new: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        let user = self
+            .find_user(user_id)
+            .await?
+            .ok_or_else(|| Error::unauthenticated("Sign in again."))?;
         let Some(hash) = user.password_hash.as_deref() else {
-            return Err(Error::bad_input("This account has no password; set one with a password reset."));
+            return Err(Error::bad_input(
+                "This account has no password; set one with a password reset.",
+            ));
         };
         if !self.hasher.verify(Some(hash), current).await?.ok {
             return Err(Error::bad_input("The current password is incorrect."));
         }
         if current == new {
-            return Err(Error::bad_input("The new password must differ from the current one."));
+            return Err(Error::bad_input(
+                "The new password must differ from the current one.",
+            ));
         }
-        let password = parse_password(new, user.email.as_deref(), &[user.first_name.as_deref(), user.username.as_deref()])?;
+        let password = parse_password(
+            new,
+            user.email.as_deref(),
+            &[user.first_name.as_deref(), user.username.as_deref()],
+        )?;
         self.set_password(user_id, password, false, now).await?;
         self.revoke_sessions(user_id, None, Some(sid), now).await?;
-        audit::record(&self.db, Event::PasswordChanged, Some(user_id), client, None, now).await;
+        audit::record(
+            &self.db,
+            Event::PasswordChanged,
+            Some(user_id),
+            client,
+            None,
+            now,
+        )
+        .await;
         Ok(true)
     }
 
-    async fn set_password(&self, user_id: &str, password: Password, verified_email: bool, now: i64) -> Result<()> {
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password: Password,
+        verified_email: bool,
+        now: i64,
+    ) -> Result<()> {
         let hash = self.hasher.hash(password.expose()).await?;
         let mut update = user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(hash))
@@ -223,7 +299,10 @@ impl Idm {
         if verified_email {
             update = update.col_expr(user::Column::EmailVerified, Expr::value(true));
         }
-        update.filter(user::Column::Id.eq(user_id)).exec(&self.db).await?;
+        update
+            .filter(user::Column::Id.eq(user_id))
+            .exec(&self.db)
+            .await?;
         Ok(())
     }
 
@@ -240,19 +319,30 @@ impl Idm {
     pub async fn request_email_verification(&self, user_id: &str, now: i64) -> Result<bool> {
         let user = self.user(user_id).await?;
         let Some(email) = user.email else {
-            return Err(Error::bad_input("This account has no email address to verify."));
+            return Err(Error::bad_input(
+                "This account has no email address to verify.",
+            ));
         };
         if user.email_verified {
             return Err(Error::bad_input("Your email address is already verified."));
         }
         let token = email_tokens::issue(&self.db, user_id, Purpose::VerifyEmail, now).await?;
         let mailer = self.mailer.clone();
-        self.mailer.spawn("verification", async move { mailer.send_verification(&email, &token).await });
+        self.mailer.spawn("verification", async move {
+            mailer.send_verification(&email, &token).await
+        });
         Ok(true)
     }
 
-    pub async fn confirm_email_verification(&self, token: &str, client: &ClientInfo, now: i64) -> Result<bool> {
-        let Some(user_id) = email_tokens::consume(&self.db, token, Purpose::VerifyEmail, now).await? else {
+    pub async fn confirm_email_verification(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        let Some(user_id) =
+            email_tokens::consume(&self.db, token, Purpose::VerifyEmail, now).await?
+        else {
             return Err(Error::bad_input(
                 "This verification link is invalid, expired or already used; request a new one.",
             ));
@@ -263,7 +353,15 @@ impl Idm {
             .filter(user::Column::Id.eq(user_id.clone()))
             .exec(&self.db)
             .await?;
-        audit::record(&self.db, Event::EmailVerified, Some(&user_id), client, None, now).await;
+        audit::record(
+            &self.db,
+            Event::EmailVerified,
+            Some(&user_id),
+            client,
+            None,
+            now,
+        )
+        .await;
         Ok(true)
     }
 
@@ -278,28 +376,61 @@ impl Idm {
         };
         let token = email_tokens::issue(&self.db, &user.id, Purpose::ResetPassword, now).await?;
         let mailer = self.mailer.clone();
-        self.mailer.spawn("password reset", async move { mailer.send_reset(&address, &token).await });
+        self.mailer.spawn("password reset", async move {
+            mailer.send_reset(&address, &token).await
+        });
         Ok(true)
     }
 
     pub async fn validate_password_reset_token(&self, token: &str, now: i64) -> Result<bool> {
-        Ok(email_tokens::peek(&self.db, token, Purpose::ResetPassword, now).await?.is_some())
+        Ok(
+            email_tokens::peek(&self.db, token, Purpose::ResetPassword, now)
+                .await?
+                .is_some(),
+        )
     }
 
     /// Sets a new password from a reset link; the link proves control of the address,
     /// so the email becomes verified. Every session of the user is revoked.
     #[tracing::instrument(skip_all)]
-    pub async fn confirm_password_reset(&self, token: &str, new: &str, client: &ClientInfo, now: i64) -> Result<bool> {
-        let invalid = || Error::bad_input("This password reset link is invalid, expired or already used; request a new one.");
-        let user_id = email_tokens::peek(&self.db, token, Purpose::ResetPassword, now).await?.ok_or_else(invalid)?;
+    pub async fn confirm_password_reset(
+        &self,
+        token: &str,
+        new: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        let invalid = || {
+            Error::bad_input(
+                "This password reset link is invalid, expired or already used; request a new one.",
+            )
+        };
+        let user_id = email_tokens::peek(&self.db, token, Purpose::ResetPassword, now)
+            .await?
+            .ok_or_else(invalid)?;
         let user = self.find_user(&user_id).await?.ok_or_else(invalid)?;
-        let password = parse_password(new, user.email.as_deref(), &[user.first_name.as_deref(), user.username.as_deref()])?;
-        if email_tokens::consume(&self.db, token, Purpose::ResetPassword, now).await?.is_none() {
+        let password = parse_password(
+            new,
+            user.email.as_deref(),
+            &[user.first_name.as_deref(), user.username.as_deref()],
+        )?;
+        if email_tokens::consume(&self.db, token, Purpose::ResetPassword, now)
+            .await?
+            .is_none()
+        {
             return Err(invalid());
         }
         self.set_password(&user_id, password, true, now).await?;
         self.revoke_sessions(&user_id, None, None, now).await?;
-        audit::record(&self.db, Event::PasswordReset, Some(&user_id), client, None, now).await;
+        audit::record(
+            &self.db,
+            Event::PasswordReset,
+            Some(&user_id),
+            client,
+            None,
+            now,
+        )
+        .await;
         Ok(true)
     }
 }

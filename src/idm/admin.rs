@@ -14,13 +14,30 @@ use crate::entities::{tenant, user};
 pub const DEV_USER_EMAIL: &str = "dev@latchkey.localhost";
 
 impl Idm {
-    pub async fn set_user_role(&self, admin_id: &str, target: &str, role: Role, client: &ClientInfo, now: i64) -> Result<User> {
+    pub async fn set_user_role(
+        &self,
+        admin_id: &str,
+        target: &str,
+        role: Role,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<User> {
         let user = self.user(target).await?;
         if admin_id == target && role != Role::Admin {
-            return Err(Error::bad_input("You cannot remove your own ADMIN role; ask another administrator."));
+            return Err(Error::bad_input(
+                "You cannot remove your own ADMIN role; ask another administrator.",
+            ));
         }
         self.write_role(&user.id, role, now).await?;
-        audit::record(&self.db, Event::RoleChanged, Some(&user.id), client, Some(format!("{} -> {role} by {admin_id}", user.role)), now).await;
+        audit::record(
+            &self.db,
+            Event::RoleChanged,
+            Some(&user.id),
+            client,
+            Some(format!("{} -> {role} by {admin_id}", user.role)),
+            now,
+        )
+        .await;
         self.user(target).await
     }
 
@@ -34,7 +51,14 @@ impl Idm {
         Ok(())
     }
 
-    pub async fn set_user_active(&self, admin_id: &str, target: &str, active: bool, client: &ClientInfo, now: i64) -> Result<User> {
+    pub async fn set_user_active(
+        &self,
+        admin_id: &str,
+        target: &str,
+        active: bool,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<User> {
         let user = self.user(target).await?;
         if admin_id == target && !active {
             return Err(Error::bad_input("You cannot deactivate your own account."));
@@ -51,7 +75,15 @@ impl Idm {
             self.revoke_sessions(&user.id, None, None, now).await?;
             Event::UserDeactivated
         };
-        audit::record(&self.db, event, Some(&user.id), client, Some(format!("by {admin_id}")), now).await;
+        audit::record(
+            &self.db,
+            event,
+            Some(&user.id),
+            client,
+            Some(format!("by {admin_id}")),
+            now,
+        )
+        .await;
         self.user(target).await
     }
 
@@ -63,7 +95,15 @@ impl Idm {
             .ok_or_else(|| Error::not_found(format!("No account with the email `{email}`.")))?;
         self.write_role(&user.id, role, now).await?;
         let client = ClientInfo::default();
-        audit::record(&self.db, Event::RoleChanged, Some(&user.id), &client, Some(format!("{} -> {role} by the command line", user.role)), now).await;
+        audit::record(
+            &self.db,
+            Event::RoleChanged,
+            Some(&user.id),
+            &client,
+            Some(format!("{} -> {role} by the command line", user.role)),
+            now,
+        )
+        .await;
         self.user(&user.id).await
     }
 
@@ -73,7 +113,12 @@ impl Idm {
             return User::from_model(u);
         }
         let tenant_id = TenantId::generate().into_string();
-        tenant::ActiveModel { id: Set(tenant_id.clone()), created_at: Set(now) }.insert(&self.db).await?;
+        tenant::ActiveModel {
+            id: Set(tenant_id.clone()),
+            created_at: Set(now),
+        }
+        .insert(&self.db)
+        .await?;
         let model = user::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             tenant_id: Set(tenant_id),

@@ -30,7 +30,11 @@ pub struct MasterKey(Option<XChaCha20Poly1305>);
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "MasterKey(set)" } else { "MasterKey(none)" })
+        f.write_str(if self.0.is_some() {
+            "MasterKey(set)"
+        } else {
+            "MasterKey(none)"
+        })
     }
 }
 
@@ -69,10 +73,9 @@ impl MasterKey {
     }
 
     pub fn open(&self, sealed: &str) -> anyhow::Result<Vec<u8>> {
-        let cipher = self
-            .0
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("a secret is encrypted but no master_key is configured"))?;
+        let cipher = self.0.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("a secret is encrypted but no master_key is configured")
+        })?;
         let raw = STANDARD.decode(sealed)?;
         if raw.len() < 24 {
             anyhow::bail!("sealed secret too short");

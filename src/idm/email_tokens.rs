@@ -25,7 +25,12 @@ impl Purpose {
 }
 
 /// Creates a token for `user_id`, voiding the user's earlier unused ones of the purpose.
-pub async fn issue<C: ConnectionTrait>(db: &C, user_id: &str, purpose: Purpose, now: i64) -> Result<String> {
+pub async fn issue<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<String> {
     one_time_token::Entity::update_many()
         .col_expr(Column::UsedAt, Expr::value(now))
         .filter(Column::UserId.eq(user_id))
@@ -48,7 +53,12 @@ pub async fn issue<C: ConnectionTrait>(db: &C, user_id: &str, purpose: Purpose, 
 }
 
 /// The user a still-usable token belongs to, without using it up.
-pub async fn peek<C: ConnectionTrait>(db: &C, token: &str, purpose: Purpose, now: i64) -> Result<Option<String>> {
+pub async fn peek<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Option<String>> {
     if token.len() > 256 {
         return Ok(None);
     }
@@ -62,7 +72,12 @@ pub async fn peek<C: ConnectionTrait>(db: &C, token: &str, purpose: Purpose, now
 }
 
 /// Uses the token up: of two concurrent uses exactly one gets the user id.
-pub async fn consume<C: ConnectionTrait>(db: &C, token: &str, purpose: Purpose, now: i64) -> Result<Option<String>> {
+pub async fn consume<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Option<String>> {
     let Some(user_id) = peek(db, token, purpose, now).await? else {
         return Ok(None);
     };

@@ -2,8 +2,8 @@
 //! that a burst of logins queues here instead of starving the token checks.
 use std::sync::Arc;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use tokio::sync::Semaphore;
 
 /// OWASP's Argon2id parameters: m = 19 MiB, t = 2, p = 1.
@@ -74,7 +74,9 @@ impl Hasher {
     pub async fn verify(&self, hash: Option<&str>, password: &str) -> anyhow::Result<Verified> {
         let _permit = self.permits.acquire().await?;
         let known = hash.is_some();
-        let hash = hash.map(str::to_owned).unwrap_or_else(|| (*self.dummy).clone());
+        let hash = hash
+            .map(str::to_owned)
+            .unwrap_or_else(|| (*self.dummy).clone());
         let password = password.to_owned();
         let (ok, outdated) =
             tokio::task::spawn_blocking(move || verify_blocking(&hash, &password)).await?;
@@ -93,10 +95,23 @@ mod tests {
     async fn hashes_verify_and_wrong_passwords_fail() {
         let h = Hasher::new(2).expect("hasher");
         let hash = h.hash("correct-Horse-battery-9").await.expect("hash");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(h.verify(Some(&hash), "correct-Horse-battery-9").await.expect("v").ok);
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            h.verify(Some(&hash), "correct-Horse-battery-9")
+                .await
+                .expect("v")
+                .ok
+        );
         assert!(!h.verify(Some(&hash), "wrong").await.expect("v").ok);
-        assert!(!h.verify(None, "latchkey-dummy-password-for-timing").await.expect("v").ok);
+        assert!(
+            !h.verify(None, "latchkey-dummy-password-for-timing")
+                .await
+                .expect("v")
+                .ok
+        );
     }
 
     #[tokio::test]

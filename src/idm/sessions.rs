@@ -10,8 +10,8 @@ use std::sync::Mutex;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use super::accounts::User;
@@ -109,10 +109,21 @@ impl Idm {
         .insert(db)
         .await?;
         let refresh = self.insert_refresh_token(db, &sid, now).await?;
-        self.token_pair(user, &sid, amr.iter().map(|s| s.to_string()).collect(), refresh, now)
+        self.token_pair(
+            user,
+            &sid,
+            amr.iter().map(|s| s.to_string()).collect(),
+            refresh,
+            now,
+        )
     }
 
-    async fn insert_refresh_token<C: ConnectionTrait>(&self, db: &C, sid: &str, now: i64) -> Result<String> {
+    async fn insert_refresh_token<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        sid: &str,
+        now: i64,
+    ) -> Result<String> {
         let token = random_token();
         refresh_token::ActiveModel {
             token_hash: Set(token_hash(&token)),
@@ -126,7 +137,14 @@ impl Idm {
         Ok(token)
     }
 
-    fn token_pair(&self, user: &user::Model, sid: &str, amr: Vec<String>, refresh: String, now: i64) -> Result<Tokens> {
+    fn token_pair(
+        &self,
+        user: &user::Model,
+        sid: &str,
+        amr: Vec<String>,
+        refresh: String,
+        now: i64,
+    ) -> Result<Tokens> {
         let user = User::from_model(user.clone())?;
         let subject = TokenSubject {
             user_id: user.id.clone(),
@@ -146,15 +164,22 @@ impl Idm {
     /// Exchanges a refresh token for a new pair. A token used before revokes its family.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, token: &str, client: &ClientInfo, now: i64) -> Result<Tokens> {
-        let invalid = || Error::unauthenticated("This refresh token is invalid or expired; sign in again.");
+        let invalid =
+            || Error::unauthenticated("This refresh token is invalid or expired; sign in again.");
         if token.len() > 256 {
             return Err(invalid());
         }
         let hash = token_hash(token);
-        let Some(row) = refresh_token::Entity::find_by_id(hash.clone()).one(&self.db).await? else {
+        let Some(row) = refresh_token::Entity::find_by_id(hash.clone())
+            .one(&self.db)
+            .await?
+        else {
             return Err(invalid());
         };
-        let Some(sess) = session::Entity::find_by_id(row.session_id.clone()).one(&self.db).await? else {
+        let Some(sess) = session::Entity::find_by_id(row.session_id.clone())
+            .one(&self.db)
+            .await?
+        else {
             return Err(invalid());
         };
         if sess.revoked_at.is_some() || sess.expires_at <= now {
@@ -166,7 +191,10 @@ impl Idm {
         if row.expires_at <= now {
             return Err(invalid());
         }
-        let Some(user) = user::Entity::find_by_id(sess.user_id.clone()).one(&self.db).await? else {
+        let Some(user) = user::Entity::find_by_id(sess.user_id.clone())
+            .one(&self.db)
+            .await?
+        else {
             return Err(invalid());
         };
         if !user.is_active {
@@ -188,8 +216,14 @@ impl Idm {
         session::Entity::update_many()
             .col_expr(session::Column::LastUsedAt, Expr::value(now))
             .col_expr(session::Column::ExpiresAt, Expr::value(now + refresh_ttl))
-            .col_expr(session::Column::Ip, Expr::value(client.ip.map(|ip| ip.to_string())))
-            .col_expr(session::Column::UserAgent, Expr::value(clip(client.user_agent.as_deref(), 256)))
+            .col_expr(
+                session::Column::Ip,
+                Expr::value(client.ip.map(|ip| ip.to_string())),
+            )
+            .col_expr(
+                session::Column::UserAgent,
+                Expr::value(clip(client.user_agent.as_deref(), 256)),
+            )
             .filter(session::Column::Id.eq(sess.id.clone()))
             .exec(&txn)
             .await?;
@@ -199,17 +233,34 @@ impl Idm {
     }
 
     async fn reuse_detected(&self, sess: &session::Model, client: &ClientInfo, now: i64) -> Error {
-        if let Err(e) = self.revoke_sessions(&sess.user_id, Some(&sess.id), None, now).await {
+        if let Err(e) = self
+            .revoke_sessions(&sess.user_id, Some(&sess.id), None, now)
+            .await
+        {
             return e;
         }
-        audit::record(&self.db, Event::RefreshTokenReused, Some(&sess.user_id), client, Some(format!("session {}", sess.id)), now).await;
+        audit::record(
+            &self.db,
+            Event::RefreshTokenReused,
+            Some(&sess.user_id),
+            client,
+            Some(format!("session {}", sess.id)),
+            now,
+        )
+        .await;
         Error::unauthenticated(
             "This refresh token was already used, so its session has been revoked to be safe; sign in again.",
         )
     }
 
     /// Revokes sessions of `user_id`: one (`only`), or all but `keep`, or all.
-    pub async fn revoke_sessions(&self, user_id: &str, only: Option<&str>, keep: Option<&str>, now: i64) -> Result<Vec<String>> {
+    pub async fn revoke_sessions(
+        &self,
+        user_id: &str,
+        only: Option<&str>,
+        keep: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<String>> {
         let mut q = session::Entity::find()
             .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::RevokedAt.is_null());
@@ -238,18 +289,28 @@ impl Idm {
         if let Some(live) = self.sessions.get(sid, now) {
             return Ok(live);
         }
-        let live = match session::Entity::find_by_id(sid.to_owned()).one(&self.db).await? {
-            Some(s) if s.revoked_at.is_none() && s.expires_at > now => user::Entity::find_by_id(s.user_id)
-                .one(&self.db)
-                .await?
-                .is_some_and(|u| u.is_active),
+        let live = match session::Entity::find_by_id(sid.to_owned())
+            .one(&self.db)
+            .await?
+        {
+            Some(s) if s.revoked_at.is_none() && s.expires_at > now => {
+                user::Entity::find_by_id(s.user_id)
+                    .one(&self.db)
+                    .await?
+                    .is_some_and(|u| u.is_active)
+            }
             _ => false,
         };
         self.sessions.put(sid, live, now);
         Ok(live)
     }
 
-    pub async fn list_sessions(&self, user_id: &str, current: &str, now: i64) -> Result<Vec<SessionInfo>> {
+    pub async fn list_sessions(
+        &self,
+        user_id: &str,
+        current: &str,
+        now: i64,
+    ) -> Result<Vec<SessionInfo>> {
         let rows = session::Entity::find()
             .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::RevokedAt.is_null())
@@ -272,17 +333,38 @@ impl Idm {
     }
 
     /// Signs out: this session, or every session of the user.
-    pub async fn logout(&self, user_id: &str, sid: &str, all: bool, client: &ClientInfo, now: i64) -> Result<bool> {
+    pub async fn logout(
+        &self,
+        user_id: &str,
+        sid: &str,
+        all: bool,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
         let ids = if all {
             self.revoke_sessions(user_id, None, None, now).await?
         } else {
             self.revoke_sessions(user_id, Some(sid), None, now).await?
         };
-        audit::record(&self.db, Event::SessionRevoked, Some(user_id), client, Some(format!("logout: {} session(s)", ids.len())), now).await;
+        audit::record(
+            &self.db,
+            Event::SessionRevoked,
+            Some(user_id),
+            client,
+            Some(format!("logout: {} session(s)", ids.len())),
+            now,
+        )
+        .await;
         Ok(true)
     }
 
-    pub async fn revoke_session(&self, user_id: &str, sid: &str, client: &ClientInfo, now: i64) -> Result<bool> {
+    pub async fn revoke_session(
+        &self,
+        user_id: &str,
+        sid: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
         let owned = session::Entity::find_by_id(sid.to_owned())
             .filter(session::Column::UserId.eq(user_id))
             .one(&self.db)
@@ -291,7 +373,15 @@ impl Idm {
             return Err(Error::not_found("No session with this id."));
         }
         self.revoke_sessions(user_id, Some(sid), None, now).await?;
-        audit::record(&self.db, Event::SessionRevoked, Some(user_id), client, Some(format!("session {sid}")), now).await;
+        audit::record(
+            &self.db,
+            Event::SessionRevoked,
+            Some(user_id),
+            client,
+            Some(format!("session {sid}")),
+            now,
+        )
+        .await;
         Ok(true)
     }
 }

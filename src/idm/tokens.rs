@@ -129,7 +129,10 @@ impl KeyStore {
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();
         for row in &rows {
-            verifying.insert(row.kid.clone(), DecodingKey::from_ed_components(&row.public_key)?);
+            verifying.insert(
+                row.kid.clone(),
+                DecodingKey::from_ed_components(&row.public_key)?,
+            );
             jwks.push(serde_json::json!({
                 "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
                 "kid": row.kid, "x": row.public_key,
@@ -160,7 +163,10 @@ impl KeyStore {
             .all(&self.db)
             .await?;
         let keys = Self::build(&self.master, rows)?;
-        *self.keys.write().map_err(|_| anyhow::anyhow!("key lock poisoned"))? = keys;
+        *self
+            .keys
+            .write()
+            .map_err(|_| anyhow::anyhow!("key lock poisoned"))? = keys;
         Ok(())
     }
 
@@ -191,7 +197,10 @@ impl KeyStore {
             amr: subject.amr.clone(),
             typ: ACCESS_TYPE.to_owned(),
         };
-        let keys = self.keys.read().map_err(|_| anyhow::anyhow!("key lock poisoned"))?;
+        let keys = self
+            .keys
+            .read()
+            .map_err(|_| anyhow::anyhow!("key lock poisoned"))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(keys.signing_kid.clone());
         header.typ = Some("at+jwt".into());
@@ -207,10 +216,8 @@ impl KeyStore {
         }
         let kid = header.kid?;
         let known = self.keys.read().ok()?.verifying.contains_key(&kid);
-        if !known {
-            if let Err(e) = self.reload(now).await {
-                tracing::error!(error = %e, "reloading signing keys");
-            }
+        if !known && let Err(e) = self.reload(now).await {
+            tracing::error!(error = %e, "reloading signing keys");
         }
         let keys = self.keys.read().ok()?;
         let key = keys.verifying.get(&kid)?;
@@ -232,7 +239,9 @@ impl KeyStore {
         // Time is checked below against the caller's `now`, not the library's clock.
         v.validate_exp = false;
         v.validate_nbf = false;
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &v).ok()?.claims;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &v)
+            .ok()?
+            .claims;
         let fresh = claims.exp > now - LEEWAY_SECS
             && claims.nbf <= now + LEEWAY_SECS
             && claims.iat <= now + LEEWAY_SECS;

@@ -1,1 +1,11 @@
+//! The one integration-test binary: the real server over real HTTP, every storage test
+//! on SQLite and on PostgreSQL.
+mod helpers;
 
+mod accounts;
+mod admin;
+mod directives;
+mod email;
+mod http;
+mod sessions;
+mod tokens;

@@ -1,0 +1,188 @@
+//! The auth directives are the guards: every root field refuses the credentials its
+//! directives do not list, and what the schema prints is what is enforced.
+use latchkey::auth::{Caller, KeyCaller, UserCaller};
+use latchkey::domain::Role;
+use latchkey::graphql::directives::{AuthPolicy, authorize};
+use serde_json::json;
+
+use crate::db_test;
+use crate::helpers::SERVICE_TOKEN;
+
+fn user_caller(user_id: &str) -> Caller {
+    Caller {
+        user: Some(UserCaller {
+            user_id: user_id.into(),
+            session_id: "s".into(),
+            tenant_id: "t".into(),
+            role: Role::User,
+            amr: vec![],
+        }),
+        ..Caller::default()
+    }
+}
+
+db_test!(
+    every_root_field_refuses_the_credentials_its_directives_do_not_list,
+    |app| {
+        let plain = app.signup("plain@example.com").await;
+        let admin = app.signup("root@example.com").await;
+        app.make_admin("root@example.com").await;
+        let policy = AuthPolicy::from_sdl(&latchkey::graphql::schema::sdl()).expect("policy");
+        let idm = &app.state.idm;
+        let anonymous = Caller::default();
+        let service = Caller {
+            service: true,
+            ..Caller::default()
+        };
+        let key = Caller {
+            key: Some(KeyCaller {
+                key_id: "k".into(),
+                user_id: plain.user_id.clone(),
+                tenant_id: "t".into(),
+                scopes: vec!["read".into(), "write".into(), "delete".into()],
+            }),
+            ..Caller::default()
+        };
+        let invalid = Caller {
+            invalid: Some("bad credential"),
+            ..Caller::default()
+        };
+        let mut checked = 0;
+        for ((ty, field), rule) in policy.fields() {
+            let allowed = |c: &Caller| {
+                let c = c.clone();
+                async move { authorize(rule, &c, idm).await.is_ok() }
+            };
+            assert_eq!(
+                allowed(&anonymous).await,
+                rule.public,
+                "{ty}.{field} anonymous"
+            );
+            assert_eq!(
+                allowed(&invalid).await,
+                rule.public,
+                "{ty}.{field} invalid credential"
+            );
+            assert_eq!(
+                allowed(&service).await,
+                rule.public || rule.service,
+                "{ty}.{field} service token"
+            );
+            assert_eq!(
+                allowed(&key).await,
+                rule.public || rule.key_scopes.is_some(),
+                "{ty}.{field} API key"
+            );
+            let user_ok = rule.public
+                || rule
+                    .user_roles
+                    .as_ref()
+                    .is_some_and(|r| r.is_empty() || r.contains(&Role::User));
+            assert_eq!(
+                allowed(&user_caller(&plain.user_id)).await,
+                user_ok,
+                "{ty}.{field} USER token"
+            );
+            let admin_ok = rule.public || rule.user_roles.is_some();
+            assert_eq!(
+                allowed(&user_caller(&admin.user_id)).await,
+                admin_ok,
+                "{ty}.{field} ADMIN token"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 16, "only {checked} root fields");
+    }
+);
+
+#[test]
+fn a_root_field_without_an_auth_directive_cannot_be_built() {
+    let sdl = "type Query { me: String @userToken\n open: String }\nschema { query: Query }";
+    let err = AuthPolicy::from_sdl(sdl).unwrap_err();
+    assert!(err.contains("Query.open"), "{err}");
+}
+
+#[test]
+fn schema_graphql_is_what_the_server_serves() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql");
+    assert!(
+        committed == latchkey::graphql::schema::sdl(),
+        "schema.graphql is stale: run `cargo run -- schema > schema.graphql`"
+    );
+}
+
+db_test!(
+    no_credential_is_unauthenticated_and_the_wrong_kind_is_forbidden,
+    |app| {
+        let r = app.gql("{ me { id } }", json!({})).await;
+        r.expect_code("UNAUTHENTICATED");
+        let r = app
+            .gql_with(
+                "{ sessions { id } }",
+                json!({}),
+                &[("x-service-token", SERVICE_TOKEN)],
+            )
+            .await;
+        r.expect_code("FORBIDDEN");
+        let t = app.signup("kind@example.com").await;
+        let r = app
+            .gql_as(
+                &t.access,
+                "mutation($u: ID!) { setUserRole(userId: $u, role: ADMIN) { role } }",
+                json!({ "u": t.user_id }),
+            )
+            .await;
+        r.expect_code("FORBIDDEN");
+        assert!(r.message().contains("ADMIN"), "{}", r.message());
+    }
+);
+
+db_test!(a_present_but_invalid_credential_is_never_anonymous, |app| {
+    app.gql_with(
+        "{ me { id } }",
+        json!({}),
+        &[("authorization", "Bearer garbage")],
+    )
+    .await
+    .expect_code("UNAUTHENTICATED");
+    app.gql_with(
+        "{ me { id } }",
+        json!({}),
+        &[("authorization", "Basic dXNlcjpwYXNz")],
+    )
+    .await
+    .expect_code("UNAUTHENTICATED");
+    let r = app
+        .gql_with("{ me { id } }", json!({}), &[("x-api-key", "lk_live_0000")])
+        .await;
+    r.expect_code("UNAUTHENTICATED");
+    assert_eq!(r.message(), "Invalid or missing API key");
+    let r = app
+        .gql_with("{ me { id } }", json!({}), &[("x-service-token", "wrong")])
+        .await;
+    r.expect_code("UNAUTHENTICATED");
+    // A valid user token next to a wrong service token is still refused.
+    let t = app.signup("mixed@example.com").await;
+    let bearer = format!("Bearer {}", t.access);
+    app.gql_with(
+        "{ me { id } }",
+        json!({}),
+        &[("authorization", &bearer), ("x-service-token", "wrong")],
+    )
+    .await
+    .expect_code("UNAUTHENTICATED");
+});
+
+db_test!(
+    a_service_token_is_refused_when_none_is_configured,
+    |s| {
+        s.service_token = String::new().into();
+    },
+    |app| {
+        let r = app
+            .gql_with("{ me { id } }", json!({}), &[("x-service-token", "")])
+            .await;
+        r.expect_code("UNAUTHENTICATED");
+    }
+);

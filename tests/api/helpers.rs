@@ -1,0 +1,370 @@
+//! The test harness: `spawn_app` starts the real server on 127.0.0.1:0 over a fresh
+//! database (a SQLite file, or a new PostgreSQL database when
+//! LATCHKEY_TEST_POSTGRES_URL is set), and typed helpers speak GraphQL over HTTP.
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latchkey::config::Settings;
+use latchkey::http::AppState;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const PASSWORD: &str = "correct-Horse-battery-9";
+pub const SERVICE_TOKEN: &str = "test-service-token-0123456789abcdef";
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub outbox: PathBuf,
+    _dir: tempfile::TempDir,
+    _db: Option<PgGuard>,
+}
+
+/// Drops the per-test PostgreSQL database when the test ends.
+struct PgGuard {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgGuard {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                use sea_orm::ConnectionTrait;
+                if let Ok(db) = sea_orm::Database::connect(&admin_url).await {
+                    let _ = db
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    let _ = db.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Where the PostgreSQL tests run: the variable's URL, or None (then they are skipped,
+/// except under CI=true, where a missing PostgreSQL fails the run).
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("LATCHKEY_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but LATCHKEY_TEST_POSTGRES_URL is not set: the PostgreSQL tests cannot be skipped in CI"
+            );
+            None
+        }
+    }
+}
+
+async fn fresh_postgres(admin_url: &str) -> (String, PgGuard) {
+    use sea_orm::ConnectionTrait;
+    let name = format!("lk_test_{}", uuid::Uuid::new_v4().simple());
+    let db = sea_orm::Database::connect(admin_url)
+        .await
+        .expect("connect to LATCHKEY_TEST_POSTGRES_URL");
+    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create database");
+    let _ = db.close().await;
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url);
+    (
+        format!("{base}/{name}"),
+        PgGuard {
+            admin_url: admin_url.to_owned(),
+            name,
+        },
+    )
+}
+
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = Settings::default();
+    let (db_url, guard) = match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+            None,
+        ),
+        Backend::Postgres => {
+            let admin = postgres_url()?;
+            let (url, guard) = fresh_postgres(&admin).await;
+            (url, Some(guard))
+        }
+    };
+    settings.database_url = db_url.into();
+    settings.mail.outbox_dir = dir.path().join("outbox");
+    settings.service_token = SERVICE_TOKEN.into();
+    configure(&mut settings);
+    let outbox = settings.mail.outbox_dir.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let state = latchkey::startup::build(settings).await.expect("build app");
+    tokio::spawn(latchkey::startup::run(state.clone(), listener));
+    Some(TestApp {
+        url: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        state,
+        outbox,
+        _dir: dir,
+        _db: guard,
+    })
+}
+
+/// One GraphQL answer: `data` and `errors` as JSON.
+#[derive(Debug, Clone)]
+pub struct Gql(pub Value);
+
+impl Gql {
+    pub fn data(&self) -> &Value {
+        &self.0["data"]
+    }
+    /// The first error's `extensions.code`, if any.
+    pub fn code(&self) -> Option<&str> {
+        self.0["errors"][0]["extensions"]["code"].as_str()
+    }
+    pub fn message(&self) -> &str {
+        self.0["errors"][0]["message"].as_str().unwrap_or("")
+    }
+    pub fn ok(&self) -> &Value {
+        assert!(
+            self.0.get("errors").is_none_or(|e| e.is_null()),
+            "unexpected errors: {}",
+            self.0
+        );
+        self.data()
+    }
+    #[track_caller]
+    pub fn expect_code(&self, code: &str) {
+        assert_eq!(self.code(), Some(code), "expected {code}: {}", self.0);
+    }
+}
+
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+}
+
+impl TestApp {
+    pub async fn post(&self, body: Value, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn gql_with(&self, query: &str, vars: Value, headers: &[(&str, &str)]) -> Gql {
+        let resp = self
+            .post(json!({ "query": query, "variables": vars }), headers)
+            .await;
+        Gql(resp.json().await.expect("json body"))
+    }
+
+    pub async fn gql(&self, query: &str, vars: Value) -> Gql {
+        self.gql_with(query, vars, &[]).await
+    }
+
+    pub async fn gql_as(&self, token: &str, query: &str, vars: Value) -> Gql {
+        let bearer = format!("Bearer {token}");
+        self.gql_with(query, vars, &[("authorization", &bearer)])
+            .await
+    }
+
+    pub async fn signup(&self, email: &str) -> Tokens {
+        let r = self
+            .gql(
+                "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { auth { accessToken refreshToken user { id } } } }",
+                json!({ "e": email, "p": PASSWORD }),
+            )
+            .await;
+        let auth = &r.ok()["signup"]["auth"];
+        Tokens {
+            access: auth["accessToken"].as_str().expect("access").to_owned(),
+            refresh: auth["refreshToken"].as_str().expect("refresh").to_owned(),
+            user_id: auth["user"]["id"].as_str().expect("id").to_owned(),
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Gql {
+        self.gql(
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { __typename ... on AuthPayload { accessToken refreshToken user { id email } } } }",
+            json!({ "e": email, "p": password }),
+        )
+        .await
+    }
+
+    pub async fn login_tokens(&self, email: &str, password: &str) -> Tokens {
+        let r = self.login(email, password).await;
+        let auth = &r.ok()["login"];
+        Tokens {
+            access: auth["accessToken"].as_str().expect("access").to_owned(),
+            refresh: auth["refreshToken"].as_str().expect("refresh").to_owned(),
+            user_id: auth["user"]["id"].as_str().expect("id").to_owned(),
+        }
+    }
+
+    pub async fn me(&self, token: &str) -> Gql {
+        self.gql_as(
+            token,
+            "{ me { id email role isActive emailVerified } }",
+            json!({}),
+        )
+        .await
+    }
+
+    /// Makes `email`'s account an ADMIN through the core (as `latchkey user set-role` does).
+    pub async fn make_admin(&self, email: &str) {
+        self.state
+            .idm
+            .set_role_by_email(email, latchkey::domain::Role::Admin, latchkey::idm::now())
+            .await
+            .expect("set role");
+    }
+
+    /// The bodies of the messages in the outbox, waiting up to 5 s for `n` of them.
+    pub async fn outbox_messages(&self, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let mut found = Vec::new();
+            if let Ok(entries) = std::fs::read_dir(&self.outbox) {
+                let mut paths: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+                paths.sort();
+                for p in paths {
+                    if let Ok(text) = std::fs::read_to_string(&p) {
+                        found.push(text);
+                    }
+                }
+            }
+            if found.len() >= n {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} outbox message(s)");
+    }
+}
+
+/// Extracts the token from the first `path?token=` link in an email.
+pub fn link_token(message: &str, path: &str) -> String {
+    let unfolded = message
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let start = unfolded
+        .find(&format!("{path}?token="))
+        .expect("link in email")
+        + path.len()
+        + 7;
+    unfolded[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// A real SMTP server on 127.0.0.1 (mailin-embedded) that keeps what it receives.
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    pub messages: Arc<Mutex<Vec<String>>>,
+    current: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for SmtpSink {
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let text = String::from_utf8_lossy(&std::mem::take(&mut self.current)).into_owned();
+        if let Ok(mut m) = self.messages.lock() {
+            m.push(text);
+        }
+        mailin_embedded::response::OK
+    }
+}
+
+impl SmtpSink {
+    /// Starts the server; returns its smtp:// URL.
+    pub fn start(&self) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind smtp");
+        let addr = listener.local_addr().expect("addr");
+        let mut server = mailin_embedded::Server::new(self.clone());
+        server.with_name("sink.test").with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        format!("smtp://{addr}")
+    }
+
+    pub async fn wait_for(&self, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let got = self.messages.lock().map(|m| m.clone()).unwrap_or_default();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} message(s) at the SMTP server");
+    }
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        $crate::db_test!($name, |_s| {}, |$app| $body);
+    };
+    ($name:ident, |$s:ident| $configure:block, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::helpers::*;
+
+            #[allow(unused_variables)]
+            fn configure($s: &mut latchkey::config::Settings) $configure
+
+            async fn run($app: TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = spawn_app_with(Backend::Sqlite, configure).await.expect("sqlite app");
+                run(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = spawn_app_with(Backend::Postgres, configure).await {
+                    run(app).await;
+                }
+            }
+        }
+    };
+}
