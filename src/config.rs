@@ -255,7 +255,7 @@ impl Settings {
                 )));
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None => figment = figment.merge(Toml::file_exact("latchkey.toml")),
+            None => figment = figment.merge(Toml::file("latchkey.toml")),
         }
         let env = Env::prefixed("LATCHKEY_").split("__").ignore(NOT_SETTINGS);
         Self::from_figment(figment.merge(env))
