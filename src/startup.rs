@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::graphql::schema;
 use crate::http::{AppState, router};
 use crate::idm::crypto::MasterKey;
-use crate::idm::{Idm, mail, now, passwords, sessions, tokens};
+use crate::idm::{Idm, key_verify, mail, now, passwords, sessions, tokens};
 use crate::metrics::Metrics;
 
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
@@ -56,6 +56,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         hasher: passwords::Hasher::new(cores)?,
         mailer: mail::Mailer::new(&settings)?,
         sessions: sessions::SessionCache::default(),
+        key_cache: key_verify::KeyCache::default(),
         metrics: Metrics::new()?,
         settings: Arc::new(settings),
         keys,
@@ -77,6 +78,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
     } else {
         None
     };
+    spawn_last_used_flusher(&idm);
     let schema = schema::build(Some(idm.clone())).map_err(|e| anyhow::anyhow!(e))?;
     Ok(AppState {
         idm,
@@ -85,12 +87,32 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
     })
 }
 
+/// Writes the API keys' noted uses every few seconds (see `idm::key_verify`). Holds
+/// only a weak reference: the task ends when the application is dropped.
+fn spawn_last_used_flusher(idm: &Arc<Idm>) {
+    let weak = Arc::downgrade(idm);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(key_verify::FLUSH_EVERY_SECS));
+        loop {
+            tick.tick().await;
+            let Some(idm) = weak.upgrade() else { break };
+            if let Err(e) = idm.key_cache.flush_uses(&idm.db).await {
+                tracing::warn!(error = %e, "writing API-key last-used times");
+            }
+        }
+    });
+}
+
 /// Serves until SIGTERM or Ctrl-C; in-flight requests finish first.
 pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    let idm = state.idm.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    if let Err(e) = idm.key_cache.flush_uses(&idm.db).await {
+        tracing::warn!(error = %e, "writing API-key last-used times at shutdown");
+    }
     Ok(())
 }
 

@@ -1,8 +1,10 @@
 //! Parsed newtypes: a value of these types has passed its checks, so nothing past the
 //! edge of the system handles an unchecked email, password or role.
+mod api_key;
 mod email;
 mod password;
 
+pub use api_key::{ApiKeySecret, Environment, IpAllowlist, Scope};
 pub use email::Email;
 pub use password::Password;
 

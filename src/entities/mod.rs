@@ -1,5 +1,6 @@
 //! sea-orm entities. They never leave the store layer: the idm core turns rows into
 //! domain values, and the GraphQL layer exposes chosen fields of those.
+pub mod api_key;
 pub mod audit_log;
 pub mod one_time_token;
 pub mod refresh_token;

@@ -69,6 +69,7 @@ impl AccountsMutation {
         Ok(SignupResult {
             email_verified: done.tokens.user.email_verified,
             tenant_id: ID(done.tenant_id),
+            api_key: done.api_key.map(Into::into),
             auth: done.tokens.into(),
         })
     }

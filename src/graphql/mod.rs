@@ -2,6 +2,7 @@
 //! result. Authorization is the directives' business (see `directives`).
 pub mod accounts;
 pub mod admin;
+pub mod api_keys;
 pub mod directives;
 pub mod errors;
 pub mod schema;

@@ -6,16 +6,17 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 use super::accounts::{AccountsMutation, AccountsQuery};
 use super::admin::AdminMutation;
+use super::api_keys::{ApiKeysMutation, ApiKeysQuery};
 use super::directives::{AuthPolicy, Guard};
 use crate::idm::Idm;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(AccountsQuery);
+pub struct Query(AccountsQuery, ApiKeysQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(AccountsMutation, AdminMutation);
+pub struct Mutation(AccountsMutation, ApiKeysMutation, AdminMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

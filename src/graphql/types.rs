@@ -1,9 +1,11 @@
 //! GraphQL object types. They wrap domain values and expose chosen fields only.
-use async_graphql::{Enum, ID, SimpleObject, Union};
+use async_graphql::{Enum, ID, InputObject, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 
 use crate::domain;
 use crate::idm::accounts::User as DomainUser;
+use crate::idm::api_keys as keys;
+use crate::idm::key_verify::Verification;
 use crate::idm::sessions::{SessionInfo, Tokens};
 
 pub fn time(secs: i64) -> DateTime<Utc> {
@@ -116,6 +118,8 @@ pub enum LoginResult {
 pub struct SignupResult {
     pub auth: AuthPayload,
     pub tenant_id: ID,
+    /// The tenant's first key, shown once; null where signup keys are off.
+    pub api_key: Option<NewApiKey>,
     pub email_verified: bool,
 }
 
@@ -140,6 +144,183 @@ impl From<SessionInfo> for Session {
             ip: s.ip,
             user_agent: s.user_agent,
             current: s.current,
+        }
+    }
+}
+
+impl From<ApiKeyScope> for domain::Scope {
+    fn from(s: ApiKeyScope) -> Self {
+        match s {
+            ApiKeyScope::Read => domain::Scope::Read,
+            ApiKeyScope::Write => domain::Scope::Write,
+            ApiKeyScope::Delete => domain::Scope::Delete,
+        }
+    }
+}
+
+impl From<domain::Scope> for ApiKeyScope {
+    fn from(s: domain::Scope) -> Self {
+        match s {
+            domain::Scope::Read => ApiKeyScope::Read,
+            domain::Scope::Write => ApiKeyScope::Write,
+            domain::Scope::Delete => ApiKeyScope::Delete,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum KeyEnvironment {
+    Live,
+    Test,
+    Dev,
+}
+
+impl From<KeyEnvironment> for domain::Environment {
+    fn from(e: KeyEnvironment) -> Self {
+        match e {
+            KeyEnvironment::Live => domain::Environment::Live,
+            KeyEnvironment::Test => domain::Environment::Test,
+            KeyEnvironment::Dev => domain::Environment::Dev,
+        }
+    }
+}
+
+impl From<domain::Environment> for KeyEnvironment {
+    fn from(e: domain::Environment) -> Self {
+        match e {
+            domain::Environment::Live => KeyEnvironment::Live,
+            domain::Environment::Test => KeyEnvironment::Test,
+            domain::Environment::Dev => KeyEnvironment::Dev,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ApiKeyStatus {
+    Active,
+    Revoked,
+    Expired,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct ApiKey {
+    pub id: ID,
+    pub name: String,
+    pub prefix: String,
+    pub environment: KeyEnvironment,
+    pub scopes: Vec<ApiKeyScope>,
+    pub ips: Vec<String>,
+    pub status: ApiKeyStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<keys::ApiKey> for ApiKey {
+    fn from(k: keys::ApiKey) -> Self {
+        Self {
+            id: ID(k.id),
+            name: k.name,
+            prefix: k.prefix,
+            environment: k.environment.into(),
+            scopes: k.scopes.into_iter().map(Into::into).collect(),
+            ips: k.ips,
+            status: match k.status {
+                keys::Status::Active => ApiKeyStatus::Active,
+                keys::Status::Revoked => ApiKeyStatus::Revoked,
+                keys::Status::Expired => ApiKeyStatus::Expired,
+            },
+            created_at: time(k.created_at),
+            expires_at: k.expires_at.map(time),
+            last_used_at: k.last_used_at.map(time),
+            revoked_at: k.revoked_at.map(time),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct NewApiKey {
+    pub api_key: ApiKey,
+    /// The whole key; never returned again.
+    pub secret: String,
+}
+
+impl From<keys::NewApiKey> for NewApiKey {
+    fn from(k: keys::NewApiKey) -> Self {
+        Self {
+            secret: k.secret.expose().to_owned(),
+            api_key: k.key.into(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ApiKeyPage {
+    pub items: Vec<ApiKey>,
+    pub total: i32,
+    pub offset: i32,
+    pub limit: i32,
+}
+
+impl From<keys::Page> for ApiKeyPage {
+    fn from(p: keys::Page) -> Self {
+        let int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+        Self {
+            items: p.items.into_iter().map(Into::into).collect(),
+            total: int(p.total),
+            offset: int(p.offset),
+            limit: int(p.limit),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateApiKeyInput {
+    pub name: String,
+    #[graphql(default_with = "Some(vec![ApiKeyScope::Read])")]
+    pub scopes: Option<Vec<ApiKeyScope>>,
+    #[graphql(default_with = "Some(KeyEnvironment::Live)")]
+    pub environment: Option<KeyEnvironment>,
+    pub expires_at: Option<DateTime<Utc>>,
+    #[graphql(default_with = "Some(Vec::new())")]
+    pub ips: Option<Vec<String>>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateApiKeyInput {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<ApiKeyScope>>,
+    pub ips: Option<Vec<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(SimpleObject)]
+pub struct ApiKeyVerification {
+    pub valid: bool,
+    /// null when valid; else NOT_FOUND | REVOKED | EXPIRED | IP_NOT_ALLOWED | INSUFFICIENT_SCOPE | USER_INACTIVE
+    pub reason: Option<String>,
+    pub key_id: Option<ID>,
+    pub user_id: Option<ID>,
+    pub tenant_id: Option<ID>,
+    pub scopes: Vec<ApiKeyScope>,
+    pub environment: Option<KeyEnvironment>,
+}
+
+impl From<Verification> for ApiKeyVerification {
+    fn from(v: Verification) -> Self {
+        let key = v.key;
+        Self {
+            valid: v.refusal.is_none(),
+            reason: v.refusal.map(|r| r.as_str().to_owned()),
+            key_id: key.as_ref().map(|k| ID(k.id.clone())),
+            user_id: key.as_ref().map(|k| ID(k.user_id.clone())),
+            tenant_id: key.as_ref().map(|k| ID(k.tenant_id.clone())),
+            scopes: key
+                .as_ref()
+                .map(|k| k.scopes.iter().map(|s| (*s).into()).collect())
+                .unwrap_or_default(),
+            environment: key.as_ref().map(|k| k.environment.into()),
         }
     }
 }

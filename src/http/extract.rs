@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use crate::auth::{Caller, UserCaller};
+use crate::auth::{Caller, KeyCaller, UserCaller};
 use crate::idm::{ClientInfo, now};
 
 pub const INVALID_TOKEN: &str = "Invalid or expired access token; sign in again.";
@@ -73,7 +73,7 @@ pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAdd
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
                 let token = token.trim();
                 if app.looks_like_api_key(token) {
-                    caller.invalid = Some(INVALID_KEY);
+                    authenticate_key(app, &mut caller, token, now).await;
                 } else {
                     match app.idm.keys.verify(token, now).await {
                         Some(sub) => match app.idm.session_is_live(&sub.session_id, now).await {
@@ -100,9 +100,12 @@ pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAdd
             _ => caller.invalid = Some(BAD_SCHEME),
         }
     }
-    if header(headers, "x-api-key").is_some() {
-        // No API key can be valid until keys are stored (the API-key issue).
-        caller.invalid = caller.invalid.or(Some(INVALID_KEY));
+    if let Some(key) = header(headers, "x-api-key") {
+        if caller.key.is_some() {
+            caller.invalid = Some("Send one API key, not two.");
+        } else {
+            authenticate_key(app, &mut caller, key, now).await;
+        }
     }
     if let Some(presented) = header(headers, "x-service-token") {
         let expected = app.idm.settings.service_token.expose_secret();
@@ -118,4 +121,26 @@ pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAdd
         caller.user = app.dev_user.clone();
     }
     caller
+}
+
+/// Scopes are not checked here: the field's `@apiKey(scopes)` guard does that, and
+/// answers FORBIDDEN naming the missing scope.
+async fn authenticate_key(app: &AppState, caller: &mut Caller, raw: &str, now: i64) {
+    match app.idm.verify_key(raw, caller.client.ip, &[], now).await {
+        Ok(v) => match (v.refusal, v.key) {
+            (None, Some(k)) => {
+                caller.key = Some(KeyCaller {
+                    key_id: k.id,
+                    user_id: k.user_id,
+                    tenant_id: k.tenant_id,
+                    scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+                })
+            }
+            _ => caller.invalid = Some(INVALID_KEY),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "verifying an API key");
+            caller.invalid = Some("The API key could not be checked; try again.");
+        }
+    }
 }

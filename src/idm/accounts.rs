@@ -2,6 +2,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
+use super::api_keys::NewApiKey;
 use super::audit::{self, Event};
 use super::email_tokens::{self, Purpose};
 use super::error::{Error, Result, is_unique_violation};
@@ -59,6 +60,8 @@ pub struct NewAccount<'a> {
 pub struct SignedUp {
     pub tokens: Tokens,
     pub tenant_id: String,
+    /// The tenant's first key, when `api_keys.signup_key` is on.
+    pub api_key: Option<NewApiKey>,
 }
 
 fn optional_text(value: Option<&str>, what: &str, max: usize) -> Result<Option<String>> {
@@ -173,13 +176,18 @@ impl Idm {
             .start_session(&txn, &user, &["pwd"], client, now)
             .await?;
         let verify = email_tokens::issue(&txn, &user.id, Purpose::VerifyEmail, now).await?;
+        let api_key = self.signup_key(&txn, &user.id, &tenant_id, now).await?;
         txn.commit().await?;
         audit::record(&self.db, Event::Signup, Some(&user.id), client, None, now).await;
         let (mailer, to) = (self.mailer.clone(), email.as_str().to_owned());
         self.mailer.spawn("verification", async move {
             mailer.send_verification(&to, &verify).await
         });
-        Ok(SignedUp { tokens, tenant_id })
+        Ok(SignedUp {
+            tokens,
+            tenant_id,
+            api_key,
+        })
     }
 
     #[tracing::instrument(skip_all)]

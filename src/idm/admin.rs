@@ -70,9 +70,11 @@ impl Idm {
             .exec(&self.db)
             .await?;
         let event = if active {
+            self.key_cache.invalidate(None, Some(&user.id));
             Event::UserActivated
         } else {
             self.revoke_sessions(&user.id, None, None, now).await?;
+            self.key_cache.invalidate(None, Some(&user.id));
             Event::UserDeactivated
         };
         audit::record(

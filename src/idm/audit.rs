@@ -18,6 +18,10 @@ pub enum Event {
     RoleChanged,
     UserDeactivated,
     UserActivated,
+    ApiKeyCreated,
+    ApiKeyRotated,
+    ApiKeyRevoked,
+    ApiKeyDeleted,
 }
 
 impl Event {
@@ -34,6 +38,10 @@ impl Event {
             Event::RoleChanged => "role_changed",
             Event::UserDeactivated => "user_deactivated",
             Event::UserActivated => "user_activated",
+            Event::ApiKeyCreated => "api_key_created",
+            Event::ApiKeyRotated => "api_key_rotated",
+            Event::ApiKeyRevoked => "api_key_revoked",
+            Event::ApiKeyDeleted => "api_key_deleted",
         }
     }
 }

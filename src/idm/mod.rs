@@ -3,10 +3,12 @@
 //! or `Error`. Nothing here knows about HTTP or GraphQL.
 pub mod accounts;
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub mod crypto;
 pub mod email_tokens;
 pub mod error;
+pub mod key_verify;
 pub mod mail;
 pub mod passwords;
 pub mod sessions;
@@ -37,6 +39,7 @@ pub struct Idm {
     pub keys: tokens::KeyStore,
     pub mailer: mail::Mailer,
     pub sessions: sessions::SessionCache,
+    pub key_cache: key_verify::KeyCache,
     pub metrics: Metrics,
 }
 

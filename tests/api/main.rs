@@ -4,6 +4,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod api_keys;
 mod directives;
 mod email;
 mod http;

@@ -1,0 +1,558 @@
+//! The API-key lifecycle: create, list, read, update, rotate, revoke, delete, and
+//! temporary keys for internal callers. Keys belong to a user (and so to a tenant).
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use super::audit::{self, Event};
+use super::crypto::token_hash;
+use super::error::{Error, Result};
+use super::{ClientInfo, Idm};
+use crate::domain::{ApiKeySecret, Environment, IpAllowlist, Role, Scope};
+use crate::entities::api_key::{self, Column};
+
+pub const MAX_GRACE_SECS: i64 = 7 * 24 * 3600;
+pub const MAX_PAGE: u64 = 64;
+pub const TEMPORARY_TTL: std::ops::RangeInclusive<i64> = 60..=86_400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Revoked,
+    Expired,
+}
+
+/// A key as shown to its owner: never the secret, never the hash.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub environment: Environment,
+    pub scopes: Vec<Scope>,
+    pub ips: Vec<String>,
+    pub status: Status,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A key with its secret, returned once at creation or rotation.
+#[derive(Debug)]
+pub struct NewApiKey {
+    pub key: ApiKey,
+    pub secret: ApiKeySecret,
+}
+
+pub struct KeySpec {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub environment: Environment,
+    pub expires_at: Option<i64>,
+    pub ips: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct KeyChanges {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<Scope>>,
+    pub ips: Option<Vec<String>>,
+    pub expires_at: Option<i64>,
+}
+
+pub struct Page {
+    pub items: Vec<ApiKey>,
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+fn parse_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(Error::bad_input("The key name must be 1 to 64 characters."));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::bad_input(
+            "The key name must not contain control characters.",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_scopes(scopes: &[Scope]) -> Result<()> {
+    if scopes.is_empty() {
+        return Err(Error::bad_input(
+            "A key needs at least one scope (READ, WRITE or DELETE).",
+        ));
+    }
+    Ok(())
+}
+
+fn check_expiry(expires_at: Option<i64>, now: i64) -> Result<()> {
+    match expires_at {
+        Some(t) if t <= now => Err(Error::bad_input("The expiry must be in the future.")),
+        _ => Ok(()),
+    }
+}
+
+fn parse_ips(ips: &[String]) -> Result<IpAllowlist> {
+    IpAllowlist::parse(ips).map_err(Error::BadInput)
+}
+
+impl Idm {
+    fn to_api_key(&self, m: api_key::Model, now: i64) -> ApiKey {
+        let status = if m.revoked_at.is_some_and(|t| t <= now) {
+            Status::Revoked
+        } else if m.expires_at.is_some_and(|t| t <= now) {
+            Status::Expired
+        } else {
+            Status::Active
+        };
+        let pending = self.key_cache.pending_use(&m.id);
+        ApiKey {
+            environment: m.environment.parse().unwrap_or(Environment::Live),
+            scopes: Scope::parse_list(&m.scopes),
+            ips: IpAllowlist::from_stored(&m.ips).display(),
+            last_used_at: Ord::max(m.last_used_at, pending),
+            id: m.id,
+            name: m.name,
+            prefix: m.prefix,
+            status,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+        }
+    }
+
+    /// The owner's key (not deleted); another user's key is NOT_FOUND.
+    async fn owned_key<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: &str,
+        id: &str,
+    ) -> Result<api_key::Model> {
+        if id.len() > 64 {
+            return Err(Error::not_found("No API key with this id."));
+        }
+        api_key::Entity::find_by_id(id.to_owned())
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::DeletedAt.is_null())
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::not_found("No API key with this id."))
+    }
+
+    async fn insert_key<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        owner: (&str, &str),
+        spec: &KeySpec,
+        ips: &IpAllowlist,
+        temporary: bool,
+        now: i64,
+    ) -> Result<NewApiKey> {
+        let secret = ApiKeySecret::generate(&self.settings.api_keys.prefix, spec.environment);
+        let model = api_key::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            user_id: Set(owner.0.to_owned()),
+            tenant_id: Set(owner.1.to_owned()),
+            name: Set(spec.name.clone()),
+            prefix: Set(secret.public_prefix()),
+            key_hash: Set(token_hash(secret.expose())),
+            environment: Set(spec.environment.as_str().to_owned()),
+            scopes: Set(Scope::join(&spec.scopes)),
+            ips: Set(ips.to_stored()),
+            temporary: Set(temporary),
+            created_at: Set(now),
+            expires_at: Set(spec.expires_at),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+            deleted_at: Set(None),
+            replaced_by: Set(None),
+        }
+        .insert(db)
+        .await?;
+        Ok(NewApiKey {
+            key: self.to_api_key(model, now),
+            secret,
+        })
+    }
+
+    /// Applies `require_role` and `max_active_per_user`.
+    async fn check_key_policy<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: &str,
+        role: Role,
+        now: i64,
+    ) -> Result<()> {
+        let policy = &self.settings.api_keys;
+        if let Some(required) = policy.require_role
+            && role < required
+        {
+            return Err(Error::forbidden(format!(
+                "Creating API keys requires the {required} role."
+            )));
+        }
+        let max = u64::from(policy.max_active_per_user);
+        if max > 0 {
+            let active = api_key::Entity::find()
+                .filter(Column::UserId.eq(user_id))
+                .filter(Column::Temporary.eq(false))
+                .filter(Column::DeletedAt.is_null())
+                .filter(Column::RevokedAt.is_null().or(Column::RevokedAt.gt(now)))
+                .filter(Column::ExpiresAt.is_null().or(Column::ExpiresAt.gt(now)))
+                .count(db)
+                .await?;
+            if active >= max {
+                return Err(Error::bad_input(if max == 1 {
+                    "One active key per user: revoke before creating.".to_owned()
+                } else {
+                    format!(
+                        "At most {max} active keys per user: revoke one before creating another."
+                    )
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn create_api_key(
+        &self,
+        user_id: &str,
+        spec: KeySpec,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<NewApiKey> {
+        let user = self.user(user_id).await?;
+        let spec = KeySpec {
+            name: parse_name(&spec.name)?,
+            ..spec
+        };
+        check_scopes(&spec.scopes)?;
+        check_expiry(spec.expires_at, now)?;
+        let ips = parse_ips(&spec.ips)?;
+        // The policy check and the insert share a transaction so that racing creations
+        // cannot both slip under `max_active_per_user` (SQLite serialises writers; on
+        // PostgreSQL the user row is locked first).
+        let txn = self.db.begin().await?;
+        self.lock_user(&txn, user_id).await?;
+        self.check_key_policy(&txn, user_id, user.role, now).await?;
+        let new = self
+            .insert_key(&txn, (&user.id, &user.tenant_id), &spec, &ips, false, now)
+            .await?;
+        txn.commit().await?;
+        audit::record(
+            &self.db,
+            Event::ApiKeyCreated,
+            Some(user_id),
+            client,
+            Some(new.key.id.clone()),
+            now,
+        )
+        .await;
+        Ok(new)
+    }
+
+    async fn lock_user<C: ConnectionTrait>(&self, db: &C, user_id: &str) -> Result<()> {
+        if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            crate::entities::user::Entity::find_by_id(user_id.to_owned())
+                .lock_exclusive()
+                .one(db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The first key of a new account, when `api_keys.signup_key` is on and the new
+    /// user's role may create keys.
+    pub async fn signup_key<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: &str,
+        tenant_id: &str,
+        now: i64,
+    ) -> Result<Option<NewApiKey>> {
+        let policy = &self.settings.api_keys;
+        if !policy.signup_key || policy.require_role.is_some_and(|r| r > Role::User) {
+            return Ok(None);
+        }
+        let spec = KeySpec {
+            name: "Default key".into(),
+            scopes: vec![Scope::Read, Scope::Write],
+            environment: Environment::Live,
+            expires_at: None,
+            ips: Vec::new(),
+        };
+        Ok(Some(
+            self.insert_key(
+                db,
+                (user_id, tenant_id),
+                &spec,
+                &IpAllowlist::default(),
+                false,
+                now,
+            )
+            .await?,
+        ))
+    }
+
+    pub async fn list_api_keys(
+        &self,
+        user_id: &str,
+        offset: i64,
+        limit: i64,
+        now: i64,
+    ) -> Result<Page> {
+        if !(1..=MAX_PAGE as i64).contains(&limit) {
+            return Err(Error::bad_input(format!(
+                "limit must be between 1 and {MAX_PAGE}."
+            )));
+        }
+        if offset < 0 {
+            return Err(Error::bad_input("offset must not be negative."));
+        }
+        let (offset, limit) = (offset as u64, limit as u64);
+        let base = api_key::Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::DeletedAt.is_null());
+        let total = base.clone().count(&self.db).await?;
+        let rows = base
+            .order_by_desc(Column::CreatedAt)
+            .order_by_desc(Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let items = rows.into_iter().map(|m| self.to_api_key(m, now)).collect();
+        Ok(Page {
+            items,
+            total,
+            offset,
+            limit,
+        })
+    }
+
+    pub async fn get_api_key(&self, user_id: &str, id: &str, now: i64) -> Result<ApiKey> {
+        let m = self.owned_key(&self.db, user_id, id).await?;
+        Ok(self.to_api_key(m, now))
+    }
+
+    pub async fn update_api_key(
+        &self,
+        user_id: &str,
+        id: &str,
+        changes: KeyChanges,
+        now: i64,
+    ) -> Result<ApiKey> {
+        let m = self.owned_key(&self.db, user_id, id).await?;
+        if m.revoked_at.is_some_and(|t| t <= now) {
+            return Err(Error::bad_input(
+                "This key is revoked and can no longer be changed.",
+            ));
+        }
+        let mut am: api_key::ActiveModel = m.clone().into();
+        if let Some(name) = changes.name {
+            am.name = Set(parse_name(&name)?);
+        }
+        if let Some(scopes) = changes.scopes {
+            check_scopes(&scopes)?;
+            am.scopes = Set(Scope::join(&scopes));
+        }
+        if let Some(ips) = changes.ips {
+            am.ips = Set(parse_ips(&ips)?.to_stored());
+        }
+        if let Some(t) = changes.expires_at {
+            check_expiry(Some(t), now)?;
+            am.expires_at = Set(Some(t));
+        }
+        let updated = am.update(&self.db).await?;
+        self.key_cache.invalidate(Some(&m.key_hash), None);
+        Ok(self.to_api_key(updated, now))
+    }
+
+    /// A new secret with the same settings. The old key stops at once, or when the
+    /// grace period ends. Of two racing rotations one wins; the other is a CONFLICT.
+    #[tracing::instrument(skip_all)]
+    pub async fn rotate_api_key(
+        &self,
+        user_id: &str,
+        id: &str,
+        grace_secs: i64,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<NewApiKey> {
+        if !(0..=MAX_GRACE_SECS).contains(&grace_secs) {
+            return Err(Error::bad_input(format!(
+                "gracePeriodSeconds must be between 0 and {MAX_GRACE_SECS} (7 days)."
+            )));
+        }
+        let old = self.owned_key(&self.db, user_id, id).await?;
+        if old.replaced_by.is_some() {
+            return Err(Error::Conflict(
+                "This key was already rotated; rotate its replacement.".into(),
+            ));
+        }
+        if old.revoked_at.is_some() || old.expires_at.is_some_and(|t| t <= now) {
+            return Err(Error::bad_input("Only an active key can be rotated."));
+        }
+        let spec = KeySpec {
+            name: old.name.clone(),
+            scopes: Scope::parse_list(&old.scopes),
+            environment: old.environment.parse().unwrap_or(Environment::Live),
+            expires_at: old.expires_at,
+            ips: Vec::new(),
+        };
+        let ips = IpAllowlist::from_stored(&old.ips);
+        let txn = self.db.begin().await?;
+        let new = self
+            .insert_key(
+                &txn,
+                (&old.user_id, &old.tenant_id),
+                &spec,
+                &ips,
+                old.temporary,
+                now,
+            )
+            .await?;
+        let claimed = api_key::Entity::update_many()
+            .col_expr(Column::ReplacedBy, Expr::value(new.key.id.clone()))
+            .col_expr(Column::RevokedAt, Expr::value(now + grace_secs))
+            .filter(Column::Id.eq(old.id.clone()))
+            .filter(Column::ReplacedBy.is_null())
+            .filter(Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if claimed.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(Error::Conflict(
+                "This key was rotated by another request.".into(),
+            ));
+        }
+        txn.commit().await?;
+        self.key_cache.invalidate(Some(&old.key_hash), None);
+        audit::record(
+            &self.db,
+            Event::ApiKeyRotated,
+            Some(user_id),
+            client,
+            Some(format!(
+                "{} -> {} (grace {grace_secs}s)",
+                old.id, new.key.id
+            )),
+            now,
+        )
+        .await;
+        Ok(new)
+    }
+
+    pub async fn revoke_api_key(
+        &self,
+        user_id: &str,
+        id: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<ApiKey> {
+        let m = self.owned_key(&self.db, user_id, id).await?;
+        if m.revoked_at.is_none_or(|t| t > now) {
+            api_key::Entity::update_many()
+                .col_expr(Column::RevokedAt, Expr::value(now))
+                .filter(Column::Id.eq(m.id.clone()))
+                .exec(&self.db)
+                .await?;
+            audit::record(
+                &self.db,
+                Event::ApiKeyRevoked,
+                Some(user_id),
+                client,
+                Some(m.id.clone()),
+                now,
+            )
+            .await;
+        }
+        self.key_cache.invalidate(Some(&m.key_hash), None);
+        self.get_api_key(user_id, id, now).await
+    }
+
+    /// Revokes and hides the key: it is gone from listings and lookups.
+    pub async fn delete_api_key(
+        &self,
+        user_id: &str,
+        id: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        let m = self.owned_key(&self.db, user_id, id).await?;
+        let revoked_at = m.revoked_at.filter(|t| *t <= now).unwrap_or(now);
+        api_key::Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(revoked_at))
+            .col_expr(Column::DeletedAt, Expr::value(now))
+            .filter(Column::Id.eq(m.id.clone()))
+            .exec(&self.db)
+            .await?;
+        self.key_cache.invalidate(Some(&m.key_hash), None);
+        audit::record(
+            &self.db,
+            Event::ApiKeyDeleted,
+            Some(user_id),
+            client,
+            Some(m.id),
+            now,
+        )
+        .await;
+        Ok(true)
+    }
+
+    /// A short-lived key for `user_id`, for the deployment's internal services.
+    pub async fn create_temporary_key(
+        &self,
+        user_id: &str,
+        ttl_secs: i64,
+        scopes: Vec<Scope>,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<NewApiKey> {
+        if !TEMPORARY_TTL.contains(&ttl_secs) {
+            return Err(Error::bad_input(
+                "ttlSeconds must be between 60 and 86400 (24 hours).",
+            ));
+        }
+        check_scopes(&scopes)?;
+        let user = self.user(user_id).await?;
+        if !user.is_active {
+            return Err(Error::bad_input("This user is deactivated."));
+        }
+        let spec = KeySpec {
+            name: "Temporary key".into(),
+            scopes,
+            environment: Environment::Live,
+            expires_at: Some(now + ttl_secs),
+            ips: Vec::new(),
+        };
+        let new = self
+            .insert_key(
+                &self.db,
+                (&user.id, &user.tenant_id),
+                &spec,
+                &IpAllowlist::default(),
+                true,
+                now,
+            )
+            .await?;
+        audit::record(
+            &self.db,
+            Event::ApiKeyCreated,
+            Some(user_id),
+            client,
+            Some(format!("{} (temporary, {ttl_secs}s)", new.key.id)),
+            now,
+        )
+        .await;
+        Ok(new)
+    }
+}

@@ -1,0 +1,225 @@
+//! API-key verification: the hot path of every keyed request, shared by key
+//! authentication and `verifyApiKey`.
+//!
+//! A key is looked up by its SHA-256 (one indexed read) and the row is cached in
+//! process for `CACHE_TTL_SECS`. Every change this instance makes to a key or its user
+//! (revoke, rotate, delete, update, deactivate) drops the cached entries and bumps an
+//! epoch, so a lookup that raced with the change cannot put a stale row back: on this
+//! instance no entry outlives a change; on another instance sharing the database, at
+//! most `CACHE_TTL_SECS`.
+//!
+//! `lastUsedAt` is not written on every request: uses are noted in memory and a
+//! background task writes them in one batch every `FLUSH_EVERY_SECS` (and at shutdown).
+//! Reads on this instance merge the pending uses, so they show at once; other instances
+//! see them within `FLUSH_EVERY_SECS`.
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use super::Idm;
+use super::crypto::token_hash;
+use super::error::Result;
+use crate::domain::{ApiKeySecret, Environment, IpAllowlist, Scope};
+use crate::entities::{api_key, user};
+
+pub const CACHE_TTL_SECS: i64 = 5;
+pub const FLUSH_EVERY_SECS: u64 = 3;
+const CACHE_MAX: usize = 50_000;
+
+/// Why a key was refused: the contract's `reason` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotFound,
+    Revoked,
+    Expired,
+    IpNotAllowed,
+    InsufficientScope,
+    UserInactive,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::NotFound => "NOT_FOUND",
+            Refusal::Revoked => "REVOKED",
+            Refusal::Expired => "EXPIRED",
+            Refusal::IpNotAllowed => "IP_NOT_ALLOWED",
+            Refusal::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Refusal::UserInactive => "USER_INACTIVE",
+        }
+    }
+}
+
+/// A key row as the verifier needs it.
+#[derive(Debug, Clone)]
+pub struct KeyFacts {
+    pub id: String,
+    pub user_id: String,
+    pub tenant_id: String,
+    pub environment: Environment,
+    pub scopes: Vec<Scope>,
+    ips: IpAllowlist,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    user_active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub refusal: Option<Refusal>,
+    /// Known key (valid or not).
+    pub key: Option<KeyFacts>,
+}
+
+#[derive(Default)]
+pub struct KeyCache {
+    /// key hash → (facts or None for unknown, fetched at)
+    entries: Mutex<HashMap<String, (Option<KeyFacts>, i64)>>,
+    epoch: AtomicU64,
+    /// key id → last use not yet written
+    pending_uses: Mutex<HashMap<String, i64>>,
+}
+
+impl KeyCache {
+    fn get(&self, hash: &str, now: i64) -> Option<Option<KeyFacts>> {
+        let map = self.entries.lock().ok()?;
+        let (facts, at) = map.get(hash)?;
+        (now - at < CACHE_TTL_SECS).then(|| facts.clone())
+    }
+
+    fn put(&self, hash: &str, facts: Option<KeyFacts>, now: i64, epoch: u64) {
+        if let Ok(mut map) = self.entries.lock() {
+            // Checked under the lock: an invalidation after our read wins.
+            if self.epoch.load(Ordering::SeqCst) != epoch {
+                return;
+            }
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(hash.to_owned(), (facts, now));
+        }
+    }
+
+    /// Drops every cached key of `user_id`, or the one with `hash`.
+    pub fn invalidate(&self, hash: Option<&str>, user_id: Option<&str>) {
+        if let Ok(mut map) = self.entries.lock() {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            if let Some(h) = hash {
+                map.remove(h);
+            }
+            if let Some(u) = user_id {
+                map.retain(|_, (f, _)| f.as_ref().is_none_or(|f| f.user_id != u));
+            }
+        }
+    }
+
+    fn note_use(&self, key_id: &str, now: i64) {
+        if let Ok(mut m) = self.pending_uses.lock() {
+            m.insert(key_id.to_owned(), now);
+        }
+    }
+
+    /// The not-yet-written last use of a key.
+    pub fn pending_use(&self, key_id: &str) -> Option<i64> {
+        self.pending_uses.lock().ok()?.get(key_id).copied()
+    }
+
+    /// Writes the noted uses in one batch.
+    pub async fn flush_uses(&self, db: &DatabaseConnection) -> Result<()> {
+        let pending: Vec<(String, i64)> = match self.pending_uses.lock() {
+            Ok(mut m) => m.drain().collect(),
+            Err(_) => return Ok(()),
+        };
+        let mut by_time: HashMap<i64, Vec<String>> = HashMap::new();
+        for (id, at) in pending {
+            by_time.entry(at).or_default().push(id);
+        }
+        for (at, ids) in by_time {
+            api_key::Entity::update_many()
+                .col_expr(api_key::Column::LastUsedAt, Expr::value(at))
+                .filter(api_key::Column::Id.is_in(ids))
+                .exec(db)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Idm {
+    /// Checks `raw` as a key used from `ip` for `scopes`. Malformed, unknown and
+    /// deleted keys are all `NotFound`.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_key(
+        &self,
+        raw: &str,
+        ip: Option<IpAddr>,
+        scopes: &[Scope],
+        now: i64,
+    ) -> Result<Verification> {
+        let not_found = Verification {
+            refusal: Some(Refusal::NotFound),
+            key: None,
+        };
+        let Some(secret) = ApiKeySecret::parse(&self.settings.api_keys.prefix, raw) else {
+            return Ok(not_found);
+        };
+        let hash = token_hash(secret.expose());
+        let facts = match self.key_cache.get(&hash, now) {
+            Some(f) => f,
+            None => {
+                let epoch = self.key_cache.epoch.load(Ordering::SeqCst);
+                let f = self.load_key_facts(&hash).await?;
+                self.key_cache.put(&hash, f.clone(), now, epoch);
+                f
+            }
+        };
+        let Some(key) = facts else {
+            return Ok(not_found);
+        };
+        let refusal = if key.revoked_at.is_some_and(|t| t <= now) {
+            Some(Refusal::Revoked)
+        } else if key.expires_at.is_some_and(|t| t <= now) {
+            Some(Refusal::Expired)
+        } else if !key.user_active {
+            Some(Refusal::UserInactive)
+        } else if !key.ips.allows(ip) {
+            Some(Refusal::IpNotAllowed)
+        } else if !scopes.iter().all(|s| key.scopes.contains(s)) {
+            Some(Refusal::InsufficientScope)
+        } else {
+            None
+        };
+        if refusal.is_none() {
+            self.key_cache.note_use(&key.id, now);
+        }
+        Ok(Verification {
+            refusal,
+            key: Some(key),
+        })
+    }
+
+    async fn load_key_facts(&self, hash: &str) -> Result<Option<KeyFacts>> {
+        let found = api_key::Entity::find()
+            .filter(api_key::Column::KeyHash.eq(hash))
+            .filter(api_key::Column::DeletedAt.is_null())
+            .find_also_related(user::Entity)
+            .one(&self.db)
+            .await?;
+        let Some((k, u)) = found else { return Ok(None) };
+        Ok(Some(KeyFacts {
+            environment: k.environment.parse().unwrap_or(Environment::Live),
+            scopes: Scope::parse_list(&k.scopes),
+            ips: IpAllowlist::from_stored(&k.ips),
+            user_active: u.is_some_and(|u| u.is_active),
+            id: k.id,
+            user_id: k.user_id,
+            tenant_id: k.tenant_id,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+        }))
+    }
+}
