@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::graphql::schema;
 use crate::http::{AppState, router};
 use crate::idm::crypto::MasterKey;
-use crate::idm::{Idm, key_verify, mail, now, passwords, sessions, tokens};
+use crate::idm::{Idm, key_verify, mail, now, passwords, sessions, tokens, users};
 use crate::metrics::Metrics;
 
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
@@ -57,6 +57,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         mailer: mail::Mailer::new(&settings)?,
         sessions: sessions::SessionCache::default(),
         key_cache: key_verify::KeyCache::default(),
+        users: users::UserCache::default(),
         metrics: Metrics::new()?,
         settings: Arc::new(settings),
         keys,

@@ -52,7 +52,11 @@ struct Worker {
 
 impl Worker {
     fn request(&mut self, scenario: Scenario) -> reqwest::RequestBuilder {
-        let post = |body: Value| self.client.post(format!("{}/graphql", self.url)).json(&body);
+        let post = |body: Value| {
+            self.client
+                .post(format!("{}/graphql", self.url))
+                .json(&body)
+        };
         match scenario {
             Scenario::Typename => post(json!({ "query": "{ __typename }" })),
             Scenario::MeJwt => post(json!({ "query": "{ me { id email } }" })).bearer_auth(&self.fx.access),
@@ -91,11 +95,15 @@ impl Worker {
 
     /// One request; Ok(true) when it succeeded.
     async fn once(&mut self, scenario: Scenario) -> bool {
-        let Ok(resp) = self.request(scenario).send().await else { return false };
+        let Ok(resp) = self.request(scenario).send().await else {
+            return false;
+        };
         if !resp.status().is_success() {
             return false;
         }
-        let Ok(body) = resp.bytes().await else { return false };
+        let Ok(body) = resp.bytes().await else {
+            return false;
+        };
         if matches!(scenario, Scenario::UnknownKeyLookup) {
             return body.windows(9).any(|w| w == b"NOT_FOUND");
         }
@@ -112,13 +120,23 @@ impl Worker {
     }
 }
 
-async fn drive(url: &str, fx: &Fixtures, scenario: Scenario, connections: usize, warmup: Duration, measure: Duration) -> Outcome {
+async fn drive(
+    url: &str,
+    fx: &Fixtures,
+    scenario: Scenario,
+    connections: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> Outcome {
     let mut tasks = Vec::new();
     let start_at = Instant::now() + warmup;
     let end_at = start_at + measure;
     for idx in 0..connections {
         let mut w = Worker {
-            client: reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap_or_default(),
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap_or_default(),
             url: url.to_owned(),
             refresh: fx.refresh.get(idx).cloned().unwrap_or_default(),
             fx: fx.clone(),
@@ -150,16 +168,34 @@ async fn drive(url: &str, fx: &Fixtures, scenario: Scenario, connections: usize,
             errors += e;
         }
     }
-    Outcome { count, errors, elapsed: measure, hist }
+    Outcome {
+        count,
+        errors,
+        elapsed: measure,
+        hist,
+    }
 }
 
-pub async fn run(url: &str, fx: &Fixtures, scenario: Scenario, connections: usize, warmup: Duration, measure: Duration) -> Outcome {
+pub async fn run(
+    url: &str,
+    fx: &Fixtures,
+    scenario: Scenario,
+    connections: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> Outcome {
     drive(url, fx, scenario, connections, warmup, measure).await
 }
 
 /// `me` on 4 connections while `connections` others log in: does the token check queue
 /// behind password hashing?
-pub async fn run_pair(url: &str, fx: &Fixtures, connections: usize, warmup: Duration, measure: Duration) -> (Outcome, Outcome) {
+pub async fn run_pair(
+    url: &str,
+    fx: &Fixtures,
+    connections: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> (Outcome, Outcome) {
     let logins = drive(url, fx, Scenario::Login, connections, warmup, measure);
     let me = drive(url, fx, Scenario::MeJwt, 4, warmup, measure);
     let (l, m) = tokio::join!(logins, me);

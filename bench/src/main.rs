@@ -64,7 +64,8 @@ impl Server {
 
     /// (current RSS, peak RSS since the last reset) in KiB, from /proc.
     fn rss_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         let field = |name: &str| {
             status
                 .lines()
@@ -88,7 +89,11 @@ fn workspace_root() -> PathBuf {
 
 fn start_server(args: &Args, db_url: &str, dir: &std::path::Path) -> anyhow::Result<Server> {
     let root = workspace_root();
-    let profile = if args.debug_server { "debug" } else { "release" };
+    let profile = if args.debug_server {
+        "debug"
+    } else {
+        "release"
+    };
     if !args.debug_server {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--release", "--bin", "latchkey"])
@@ -99,7 +104,9 @@ fn start_server(args: &Args, db_url: &str, dir: &std::path::Path) -> anyhow::Res
         }
     }
     let bin = root.join("target").join(profile).join("latchkey");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let child = Command::new(&bin)
         .arg("serve")
@@ -157,13 +164,24 @@ fn table(rows: &[Row], idle_kib: u64) -> String {
             r.judged
         ));
     }
-    out.push_str(&format!("\nIdle RSS after start-up and seeding: {:.1} MiB.\n", idle_kib as f64 / 1024.0));
+    out.push_str(&format!(
+        "\nIdle RSS after start-up and seeding: {:.1} MiB.\n",
+        idle_kib as f64 / 1024.0
+    ));
     out
 }
 
 fn verdict(ratio: f64, target: f64, more_is_better: bool) -> String {
-    let met = if more_is_better { ratio >= target } else { ratio <= target };
-    format!("{ratio:.2} (target {} {target}: {})", if more_is_better { "≥" } else { "≤" }, if met { "met" } else { "MISSED" })
+    let met = if more_is_better {
+        ratio >= target
+    } else {
+        ratio <= target
+    };
+    format!(
+        "{ratio:.2} (target {} {target}: {})",
+        if more_is_better { "≥" } else { "≤" },
+        if met { "met" } else { "MISSED" }
+    )
 }
 
 #[tokio::main]
@@ -181,7 +199,10 @@ async fn main() -> anyhow::Result<()> {
             let (url, guard) = seed::fresh_postgres(admin).await?;
             (url, Some(guard))
         }
-        None => (format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), None),
+        None => (
+            format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
+            None,
+        ),
     };
     let server = start_server(&args, &db_url, &dir)?;
     wait_ready(&server.url).await?;
@@ -191,14 +212,21 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (idle_kib, _) = server.rss_kib();
 
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let run = |scenario: Scenario| measure(&server, &args, &fixtures, scenario);
     let mut rows = Vec::new();
     let started = Instant::now();
 
     let (baseline, rss) = run(Scenario::Typename).await;
     let base_rate = baseline.rate();
-    rows.push(Row { name: "1 `{ __typename }` (baseline)".into(), outcome: baseline, peak_rss_kib: rss, judged: "the limit for 2 and 3".into() });
+    rows.push(Row {
+        name: "1 `{ __typename }` (baseline)".into(),
+        outcome: baseline,
+        peak_rss_kib: rss,
+        judged: "the limit for 2 and 3".into(),
+    });
     for (name, sc) in [
         ("2 `me` with a user JWT", Scenario::MeJwt),
         ("3a `me` with an API key (X-API-Key)", Scenario::MeKey),
@@ -206,33 +234,79 @@ async fn main() -> anyhow::Result<()> {
     ] {
         let (o, rss) = run(sc).await;
         let judged = verdict(o.rate() / base_rate, 0.6, true) + " × baseline req/s";
-        rows.push(Row { name: name.into(), outcome: o, peak_rss_kib: rss, judged });
+        rows.push(Row {
+            name: name.into(),
+            outcome: o,
+            peak_rss_kib: rss,
+            judged,
+        });
     }
 
     let raw = load::raw_argon2_rate(cores, Duration::from_secs(args.duration.max(1)));
     let (login, rss) = run(Scenario::Login).await;
-    let judged = verdict(login.rate() / raw, 0.9, true) + &format!(" × raw Argon2id ({raw:.1}/s on {cores} threads)");
-    rows.push(Row { name: "4 login (email + password)".into(), outcome: login, peak_rss_kib: rss, judged });
+    let judged = verdict(login.rate() / raw, 0.9, true)
+        + &format!(" × raw Argon2id ({raw:.1}/s on {cores} threads)");
+    rows.push(Row {
+        name: "4 login (email + password)".into(),
+        outcome: login,
+        peak_rss_kib: rss,
+        judged,
+    });
 
     server.reset_peak();
-    let (me_under_load, _login_bg) = load::run_pair(&server.url, &fixtures, args.connections, Duration::from_secs(args.warmup), Duration::from_secs(args.duration)).await;
+    let (me_under_load, _login_bg) = load::run_pair(
+        &server.url,
+        &fixtures,
+        args.connections,
+        Duration::from_secs(args.warmup),
+        Duration::from_secs(args.duration),
+    )
+    .await;
     let p99_ms = me_under_load.p(99.0) as f64 / 1000.0;
     let judged = verdict(p99_ms, 10.0, false) + " ms p99";
-    rows.push(Row { name: "5 `me` (4 conns) while logins saturate hashing".into(), outcome: me_under_load, peak_rss_kib: server.rss_kib().1, judged });
+    rows.push(Row {
+        name: "5 `me` (4 conns) while logins saturate hashing".into(),
+        outcome: me_under_load,
+        peak_rss_kib: server.rss_kib().1,
+        judged,
+    });
 
     let (refresh, rss) = run(Scenario::Refresh).await;
-    rows.push(Row { name: "6a refreshToken rotation".into(), outcome: refresh, peak_rss_kib: rss, judged: "no target (no hashing; database writes)".into() });
+    rows.push(Row {
+        name: "6a refreshToken rotation".into(),
+        outcome: refresh,
+        peak_rss_kib: rss,
+        judged: "no target (no hashing; database writes)".into(),
+    });
     let (signup, rss) = run(Scenario::Signup).await;
-    let judged = format!("{:.2} × raw Argon2id (no target; one hash per signup)", signup.rate() / raw);
-    rows.push(Row { name: "6b signup".into(), outcome: signup, peak_rss_kib: rss, judged });
+    let judged = format!(
+        "{:.2} × raw Argon2id (no target; one hash per signup)",
+        signup.rate() / raw
+    );
+    rows.push(Row {
+        name: "6b signup".into(),
+        outcome: signup,
+        peak_rss_kib: rss,
+        judged,
+    });
 
     let (small, rss) = run(Scenario::UnknownKeyLookup).await;
     let small_rate = small.rate();
-    rows.push(Row { name: "7a key lookup (uncached), 1 k keys".into(), outcome: small, peak_rss_kib: rss, judged: "the limit for 7b".into() });
+    rows.push(Row {
+        name: "7a key lookup (uncached), 1 k keys".into(),
+        outcome: small,
+        peak_rss_kib: rss,
+        judged: "the limit for 7b".into(),
+    });
     seed::fill_keys(&db, &fixtures.user_id, args.many_keys).await?;
     let (large, rss) = run(Scenario::UnknownKeyLookup).await;
     let judged = verdict(large.rate() / small_rate, 0.9, true) + " × 7a req/s";
-    rows.push(Row { name: format!("7b key lookup (uncached), {} keys", args.many_keys), outcome: large, peak_rss_kib: rss, judged });
+    rows.push(Row {
+        name: format!("7b key lookup (uncached), {} keys", args.many_keys),
+        outcome: large,
+        peak_rss_kib: rss,
+        judged,
+    });
 
     let peak_all = rows.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
     let mut text = table(&rows, idle_kib);
@@ -262,15 +336,24 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// One scenario, with the server's peak RSS while it ran.
-async fn measure(server: &Server, args: &Args, fx: &seed::Fixtures, scenario: Scenario) -> (Outcome, u64) {
+async fn measure(
+    server: &Server,
+    args: &Args,
+    fx: &seed::Fixtures,
+    scenario: Scenario,
+) -> (Outcome, u64) {
     server.reset_peak();
-    let (warmup, dur) = (Duration::from_secs(args.warmup), Duration::from_secs(args.duration));
+    let (warmup, dur) = (
+        Duration::from_secs(args.warmup),
+        Duration::from_secs(args.duration),
+    );
     let outcome = load::run(&server.url, fx, scenario, args.connections, warmup, dur).await;
     (outcome, server.rss_kib().1)
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("latchkey-bench-{}", uuid::Uuid::new_v4().simple()));
+    let dir =
+        std::env::temp_dir().join(format!("latchkey-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -19,7 +19,12 @@ pub struct Fixtures {
     pub refresh: Vec<String>,
 }
 
-async fn gql(client: &reqwest::Client, url: &str, query: &str, vars: Value) -> anyhow::Result<Value> {
+async fn gql(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    vars: Value,
+) -> anyhow::Result<Value> {
     let v: Value = client
         .post(format!("{url}/graphql"))
         .json(&json!({ "query": query, "variables": vars }))
@@ -53,12 +58,26 @@ impl Fixtures {
                 json!({ "e": EMAIL, "p": PASSWORD }),
             )
             .await?;
-            refresh.push(l["login"]["refreshToken"].as_str().unwrap_or_default().to_owned());
+            refresh.push(
+                l["login"]["refreshToken"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
         }
         Ok(Self {
-            user_id: s["auth"]["user"]["id"].as_str().unwrap_or_default().to_owned(),
-            access: s["auth"]["accessToken"].as_str().unwrap_or_default().to_owned(),
-            key: s["apiKey"]["secret"].as_str().unwrap_or_default().to_owned(),
+            user_id: s["auth"]["user"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            access: s["auth"]["accessToken"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            key: s["apiKey"]["secret"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             refresh,
         })
     }
@@ -101,7 +120,10 @@ pub async fn fill_keys(db: &DatabaseConnection, user_id: &str, total: u64) -> an
         missing -= n;
     }
     if total > 10_000 {
-        eprintln!("seeded {total} keys in {:.0} s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "seeded {total} keys in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -115,10 +137,15 @@ impl Drop for PgGuard {
     fn drop(&mut self) {
         let (admin, name) = (self.admin.clone(), self.name.clone());
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let db = sea_orm::Database::connect(&admin).await.ok()?;
-                db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.ok()
+                db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()
             })
         })
         .join();
@@ -128,7 +155,14 @@ impl Drop for PgGuard {
 pub async fn fresh_postgres(admin: &str) -> anyhow::Result<(String, PgGuard)> {
     let name = format!("lk_bench_{}", uuid::Uuid::new_v4().simple());
     let db = sea_orm::Database::connect(admin).await?;
-    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    Ok((format!("{base}/{name}"), PgGuard { admin: admin.to_owned(), name }))
+    Ok((
+        format!("{base}/{name}"),
+        PgGuard {
+            admin: admin.to_owned(),
+            name,
+        },
+    ))
 }

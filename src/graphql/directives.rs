@@ -51,7 +51,8 @@ pub struct Rule {
 /// The rule of every root field, keyed by (type, field).
 #[derive(Debug, Default)]
 pub struct AuthPolicy {
-    rules: HashMap<(String, String), Rule>,
+    /// type → field → rule (nested, so that a lookup allocates nothing)
+    rules: HashMap<String, HashMap<String, Rule>>,
 }
 
 fn enum_list(
@@ -83,7 +84,7 @@ impl AuthPolicy {
     pub fn from_sdl(sdl: &str) -> Result<Self, String> {
         let doc = async_graphql::parser::parse_schema(sdl)
             .map_err(|e| format!("schema does not parse: {e}"))?;
-        let mut rules = HashMap::new();
+        let mut rules: HashMap<String, HashMap<String, Rule>> = HashMap::new();
         let mut bare = Vec::new();
         for def in doc.definitions {
             let TypeSystemDefinition::Type(ty) = def else {
@@ -127,7 +128,10 @@ impl AuthPolicy {
                 if !any {
                     bare.push(format!("{type_name}.{field_name}"));
                 }
-                rules.insert((type_name.clone(), field_name), rule);
+                rules
+                    .entry(type_name.clone())
+                    .or_default()
+                    .insert(field_name, rule);
             }
         }
         if !bare.is_empty() {
@@ -140,11 +144,14 @@ impl AuthPolicy {
     }
 
     pub fn rule(&self, type_name: &str, field: &str) -> Option<&Rule> {
-        self.rules.get(&(type_name.to_owned(), field.to_owned()))
+        self.rules.get(type_name)?.get(field)
     }
 
-    pub fn fields(&self) -> impl Iterator<Item = (&(String, String), &Rule)> {
-        self.rules.iter()
+    /// Every (type, field, rule).
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str, &Rule)> {
+        self.rules
+            .iter()
+            .flat_map(|(t, fields)| fields.iter().map(move |(f, r)| (t.as_str(), f.as_str(), r)))
     }
 }
 

@@ -93,34 +93,6 @@ fn parse_password(raw: &str, email: Option<&str>, extra: &[Option<&str>]) -> Res
 const INVALID_LOGIN: &str = "Invalid email or password.";
 
 impl Idm {
-    pub async fn find_user(&self, id: &str) -> Result<Option<user::Model>> {
-        if id.len() > 64 {
-            return Ok(None);
-        }
-        Ok(user::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?)
-    }
-
-    pub async fn user(&self, id: &str) -> Result<User> {
-        let m = self
-            .find_user(id)
-            .await?
-            .ok_or_else(|| Error::not_found("No user with this id."))?;
-        User::from_model(m)
-    }
-
-    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<user::Model>> {
-        let email = Email::normalise(email);
-        if email.is_empty() || email.len() > 320 {
-            return Ok(None);
-        }
-        Ok(user::Entity::find()
-            .filter(user::Column::Email.eq(email))
-            .one(&self.db)
-            .await?)
-    }
-
     #[tracing::instrument(skip_all)]
     pub async fn signup(
         &self,
@@ -232,11 +204,12 @@ impl Idm {
         }
         if checked.needs_rehash {
             let hash = self.hasher.hash(password).await?;
-            user::Entity::update_many()
-                .col_expr(user::Column::PasswordHash, Expr::value(hash))
-                .filter(user::Column::Id.eq(user.id.clone()))
-                .exec(&self.db)
-                .await?;
+            self.update_user(
+                &user.id,
+                vec![(user::Column::PasswordHash, Expr::value(hash))],
+                now,
+            )
+            .await?;
         }
         let tokens = self
             .start_session(&self.db, &user, &["pwd"], client, now)
@@ -315,12 +288,12 @@ impl Idm {
     }
 
     pub async fn mark_welcome_seen(&self, user_id: &str, now: i64) -> Result<User> {
-        user::Entity::update_many()
-            .col_expr(user::Column::HasSeenWelcome, Expr::value(true))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(user_id))
-            .exec(&self.db)
-            .await?;
+        self.update_user(
+            user_id,
+            vec![(user::Column::HasSeenWelcome, Expr::value(true))],
+            now,
+        )
+        .await?;
         self.user(user_id).await
     }
 
@@ -355,12 +328,12 @@ impl Idm {
                 "This verification link is invalid, expired or already used; request a new one.",
             ));
         };
-        user::Entity::update_many()
-            .col_expr(user::Column::EmailVerified, Expr::value(true))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(user_id.clone()))
-            .exec(&self.db)
-            .await?;
+        self.update_user(
+            &user_id,
+            vec![(user::Column::EmailVerified, Expr::value(true))],
+            now,
+        )
+        .await?;
         audit::record(
             &self.db,
             Event::EmailVerified,

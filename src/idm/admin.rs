@@ -1,7 +1,7 @@
 //! Administration: roles and deactivation. Deactivating a user revokes every session,
 //! so their access tokens stop working at once.
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, Set};
 
 use super::accounts::User;
 use super::audit::{self, Event};
@@ -42,13 +42,12 @@ impl Idm {
     }
 
     async fn write_role(&self, user_id: &str, role: Role, now: i64) -> Result<()> {
-        user::Entity::update_many()
-            .col_expr(user::Column::Role, Expr::value(role.as_str()))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(user_id))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        self.update_user(
+            user_id,
+            vec![(user::Column::Role, Expr::value(role.as_str()))],
+            now,
+        )
+        .await
     }
 
     pub async fn set_user_active(
@@ -63,12 +62,12 @@ impl Idm {
         if admin_id == target && !active {
             return Err(Error::bad_input("You cannot deactivate your own account."));
         }
-        user::Entity::update_many()
-            .col_expr(user::Column::IsActive, Expr::value(active))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(user.id.clone()))
-            .exec(&self.db)
-            .await?;
+        self.update_user(
+            &user.id,
+            vec![(user::Column::IsActive, Expr::value(active))],
+            now,
+        )
+        .await?;
         let event = if active {
             self.key_cache.invalidate(None, Some(&user.id));
             Event::UserActivated

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod passwords;
 pub mod sessions;
 pub mod tokens;
+pub mod users;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub struct Idm {
     pub mailer: mail::Mailer,
     pub sessions: sessions::SessionCache,
     pub key_cache: key_verify::KeyCache,
+    pub users: users::UserCache,
     pub metrics: Metrics,
 }
 

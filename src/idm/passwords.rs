@@ -1,22 +1,17 @@
-//! Argon2id password hashing, off the async runtime and with bounded concurrency, so
+//! Argon2id password hashing on a fixed pool of threads, off the async runtime, so
 //! that a burst of logins queues here instead of starving the token checks.
-use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
-use tokio::sync::Semaphore;
+
+use super::error::{Error, Result};
 
 /// OWASP's Argon2id parameters: m = 19 MiB, t = 2, p = 1.
 const M_COST: u32 = 19_456;
 const T_COST: u32 = 2;
 const P_COST: u32 = 1;
-
-#[derive(Clone)]
-pub struct Hasher {
-    permits: Arc<Semaphore>,
-    /// Verified against when the email is unknown, so that the answer costs the same.
-    dummy: Arc<String>,
-}
 
 fn argon2() -> anyhow::Result<Argon2<'static>> {
     let params = Params::new(M_COST, T_COST, P_COST, None)
@@ -54,33 +49,87 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+/// How many hashes may wait for a hashing thread before callers are told to retry.
+const QUEUE: usize = 1024;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed pool of hashing threads (one per core). Argon2 needs 19 MiB per hash; on
+/// the same few threads that memory is reused rather than spread over every thread of
+/// a blocking pool (which kept hundreds of MiB resident), and hashing can never occupy
+/// the threads that serve token and key checks.
+#[derive(Clone)]
+pub struct Hasher {
+    jobs: SyncSender<Job>,
+    /// Verified against when the email is unknown, so that the answer costs the same.
+    dummy: Arc<String>,
+}
+
 impl Hasher {
-    pub fn new(concurrency: usize) -> anyhow::Result<Self> {
+    pub fn new(threads: usize) -> anyhow::Result<Self> {
+        let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // the Hasher is gone
+                        }
+                    }
+                })?;
+        }
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        tx.send(Box::new(move || {
+            let _ = done_tx.send(hash_blocking("latchkey-dummy-password-for-timing"));
+        }))
+        .map_err(|_| anyhow::anyhow!("hashing threads stopped"))?;
+        let dummy = done_rx.recv()??;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            dummy: Arc::new(hash_blocking("latchkey-dummy-password-for-timing")?),
+            jobs: tx,
+            dummy: Arc::new(dummy),
         })
     }
 
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(Error::RateLimited { retry_after: 1 }),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(Error::Internal(anyhow::anyhow!("hashing threads stopped")));
+            }
+        }
+        rx.await
+            .map_err(|_| Error::Internal(anyhow::anyhow!("a hashing thread panicked")))
+    }
+
     #[tracing::instrument(skip_all)]
-    pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
-        let _permit = self.permits.acquire().await?;
+    pub async fn hash(&self, password: &str) -> Result<String> {
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+        Ok(self.run(move || hash_blocking(&password)).await??)
     }
 
     /// Checks `password` against `hash`; with no hash (unknown user, social-only
     /// account) it checks against a dummy so that the time taken is the same.
     #[tracing::instrument(skip_all)]
-    pub async fn verify(&self, hash: Option<&str>, password: &str) -> anyhow::Result<Verified> {
-        let _permit = self.permits.acquire().await?;
+    pub async fn verify(&self, hash: Option<&str>, password: &str) -> Result<Verified> {
         let known = hash.is_some();
         let hash = hash
             .map(str::to_owned)
             .unwrap_or_else(|| (*self.dummy).clone());
         let password = password.to_owned();
-        let (ok, outdated) =
-            tokio::task::spawn_blocking(move || verify_blocking(&hash, &password)).await?;
+        let (ok, outdated) = self.run(move || verify_blocking(&hash, &password)).await?;
         Ok(Verified {
             ok: ok && known,
             needs_rehash: ok && known && outdated,

@@ -5,8 +5,8 @@
 //! mint is accepted as an access token. `jku`/`x5u`/`jwk` headers are never consulted:
 //! the key is found by `kid` among our own keys only.
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -67,7 +67,28 @@ pub struct KeyStore {
     settings: TokenSettings,
     keys: RwLock<Keys>,
     last_reload: AtomicI64,
+    /// Tokens whose signature and claims checked out, by SHA-256 of the token: a token
+    /// presented again skips the signature check (its times are still checked against
+    /// `now`; its session's liveness is checked by the caller every time).
+    verified: Mutex<HashMap<[u8; 32], (TokenSubject, AccessClaimsTimes)>>,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct AccessClaimsTimes {
+    exp: i64,
+    nbf: i64,
+    iat: i64,
+}
+
+impl AccessClaimsTimes {
+    fn fresh(&self, now: i64) -> bool {
+        self.exp > now - LEEWAY_SECS
+            && self.nbf <= now + LEEWAY_SECS
+            && self.iat <= now + LEEWAY_SECS
+    }
+}
+
+const VERIFIED_MAX: usize = 100_000;
 
 fn kid_of(public: &[u8]) -> String {
     b64url(&Sha256::digest(public)[..12])
@@ -113,6 +134,7 @@ impl KeyStore {
             settings,
             keys: RwLock::new(keys),
             last_reload: AtomicI64::new(now),
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -210,6 +232,25 @@ impl KeyStore {
     /// Verifies signature and claims. Any failure is one answer: not a valid token.
     #[tracing::instrument(skip_all)]
     pub async fn verify(&self, token: &str, now: i64) -> Option<TokenSubject> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some((subject, times)) = self.verified.lock().ok()?.get(&digest) {
+            return times.fresh(now).then(|| subject.clone());
+        }
+        let (subject, times) = self.verify_uncached(token, now).await?;
+        if let Ok(mut map) = self.verified.lock() {
+            if map.len() >= VERIFIED_MAX {
+                map.clear();
+            }
+            map.insert(digest, (subject.clone(), times));
+        }
+        Some(subject)
+    }
+
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Option<(TokenSubject, AccessClaimsTimes)> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != Algorithm::EdDSA {
             return None;
@@ -222,13 +263,19 @@ impl KeyStore {
         let keys = self.keys.read().ok()?;
         let key = keys.verifying.get(&kid)?;
         let claims = self.validate(token, key, now)?;
-        Some(TokenSubject {
+        let times = AccessClaimsTimes {
+            exp: claims.exp,
+            nbf: claims.nbf,
+            iat: claims.iat,
+        };
+        let subject = TokenSubject {
             role: claims.role.parse().ok()?,
             user_id: claims.sub,
             session_id: claims.sid,
             tenant_id: claims.tid,
             amr: claims.amr,
-        })
+        };
+        Some((subject, times))
     }
 
     fn validate(&self, token: &str, key: &DecodingKey, now: i64) -> Option<AccessClaims> {

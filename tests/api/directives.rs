@@ -48,7 +48,7 @@ db_test!(
             ..Caller::default()
         };
         let mut checked = 0;
-        for ((ty, field), rule) in policy.fields() {
+        for (ty, field, rule) in policy.fields() {
             let allowed = |c: &Caller| {
                 let c = c.clone();
                 async move { authorize(rule, &c, idm).await.is_ok() }

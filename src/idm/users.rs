@@ -1,0 +1,103 @@
+//! Reading and writing user rows. `user()` is on the path of every authenticated
+//! request (`me`, role checks), so it is served from a small in-process cache: every
+//! write to a user on this instance goes through `update_user` and drops the entry at
+//! once; a write on another instance sharing the database shows here within
+//! `CACHE_TTL_SECS`.
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::Idm;
+use super::accounts::User;
+use super::error::{Error, Result};
+use crate::domain::Email;
+use crate::entities::user;
+
+pub const CACHE_TTL_SECS: i64 = 5;
+const CACHE_MAX: usize = 100_000;
+
+#[derive(Default)]
+pub struct UserCache {
+    entries: Mutex<HashMap<String, (User, i64)>>,
+}
+
+impl UserCache {
+    fn get(&self, id: &str, now: i64) -> Option<User> {
+        let map = self.entries.lock().ok()?;
+        let (user, at) = map.get(id)?;
+        (now - at < CACHE_TTL_SECS).then(|| user.clone())
+    }
+
+    fn put(&self, user: &User, now: i64) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(user.id.clone(), (user.clone(), now));
+        }
+    }
+
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.remove(id);
+        }
+    }
+}
+
+impl Idm {
+    /// The row, uncached: for password checks and writes.
+    pub async fn find_user(&self, id: &str) -> Result<Option<user::Model>> {
+        if id.len() > 64 {
+            return Ok(None);
+        }
+        Ok(user::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// The user as the rest of the system sees it (cached, see the module doc).
+    pub async fn user(&self, id: &str) -> Result<User> {
+        let now = super::now();
+        if let Some(u) = self.users.get(id, now) {
+            return Ok(u);
+        }
+        let m = self
+            .find_user(id)
+            .await?
+            .ok_or_else(|| Error::not_found("No user with this id."))?;
+        let user = User::from_model(m)?;
+        self.users.put(&user, now);
+        Ok(user)
+    }
+
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<user::Model>> {
+        let email = Email::normalise(email);
+        if email.is_empty() || email.len() > 320 {
+            return Ok(None);
+        }
+        Ok(user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Sets columns of one user (and `updated_at`), dropping the cached copy.
+    pub async fn update_user(
+        &self,
+        user_id: &str,
+        changes: Vec<(user::Column, SimpleExpr)>,
+        now: i64,
+    ) -> Result<()> {
+        let mut q = user::Entity::update_many().col_expr(user::Column::UpdatedAt, Expr::value(now));
+        for (col, value) in changes {
+            q = q.col_expr(col, value);
+        }
+        q.filter(user::Column::Id.eq(user_id))
+            .exec(&self.db)
+            .await?;
+        self.users.forget(user_id);
+        Ok(())
+    }
+}
