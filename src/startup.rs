@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
@@ -24,14 +25,17 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     opts.connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .max_connections(if sqlite { 8 } else { 16 })
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // WAL lets readers proceed while one connection writes; with WAL, NORMAL
+        // synchronisation cannot corrupt the database (SQLite's own advice).
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+        });
     let db = Database::connect(opts)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database (setting `database_url`): {e}"))?;
-    if sqlite {
-        // WAL lets readers proceed while one connection writes.
-        db.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
-    }
     Ok(db)
 }
 

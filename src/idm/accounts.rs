@@ -211,11 +211,14 @@ impl Idm {
             )
             .await?;
         }
+        // One transaction: one commit for the session, its refresh token and the event.
+        let txn = self.db.begin().await?;
         let tokens = self
-            .start_session(&self.db, &user, &["pwd"], client, now)
+            .start_session(&txn, &user, &["pwd"], client, now)
             .await?;
+        audit::record(&txn, Event::LoginOk, Some(&user.id), client, None, now).await;
+        txn.commit().await?;
         self.metrics.login(LoginOutcome::Ok);
-        audit::record(&self.db, Event::LoginOk, Some(&user.id), client, None, now).await;
         Ok(tokens)
     }
 
