@@ -62,7 +62,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         sessions: sessions::SessionCache::default(),
         key_cache: key_verify::KeyCache::default(),
         users: users::UserCache::default(),
-        metrics: Metrics::new()?,
+        metrics: {
+            let mut m = Metrics::new()?;
+            let policy = crate::graphql::directives::AuthPolicy::from_sdl(&schema::sdl())
+                .map_err(|e| anyhow::anyhow!(e))?;
+            m.prepare(policy.fields().map(|(_, field, _)| field));
+            m
+        },
         settings: Arc::new(settings),
         keys,
         db,

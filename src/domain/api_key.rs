@@ -100,6 +100,19 @@ impl ApiKeySecret {
 
     /// Accepts only the exact format with our prefix.
     pub fn parse(prefix: &str, raw: &str) -> Option<Self> {
+        let env = Self::environment_of(prefix, raw)?;
+        Some(Self {
+            text: raw.to_owned(),
+            env,
+        })
+    }
+
+    /// Whether `raw` has the exact format, without copying it.
+    pub fn is_well_formed(prefix: &str, raw: &str) -> bool {
+        Self::environment_of(prefix, raw).is_some()
+    }
+
+    fn environment_of(prefix: &str, raw: &str) -> Option<Environment> {
         let rest = raw.strip_prefix(prefix)?.strip_prefix('_')?;
         let (env, hex) = rest.split_once('_')?;
         let env: Environment = env.parse().ok()?;
@@ -107,10 +120,7 @@ impl ApiKeySecret {
             && hex
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        ok.then(|| Self {
-            text: raw.to_owned(),
-            env,
-        })
+        ok.then_some(env)
     }
 
     pub fn expose(&self) -> &str {

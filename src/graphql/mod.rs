@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod directives;
+pub mod doc_cache;
 pub mod errors;
 pub mod schema;
 pub mod types;

@@ -8,6 +8,7 @@ use super::accounts::{AccountsMutation, AccountsQuery};
 use super::admin::AdminMutation;
 use super::api_keys::{ApiKeysMutation, ApiKeysQuery};
 use super::directives::{AuthPolicy, Guard};
+use super::doc_cache::DocumentCache;
 use crate::idm::Idm;
 
 #[derive(MergedObject, Default)]
@@ -31,6 +32,7 @@ pub fn sdl() -> String {
 pub fn build(idm: Option<Arc<Idm>>) -> Result<AppSchema, String> {
     let policy = Arc::new(AuthPolicy::from_sdl(&sdl())?);
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(DocumentCache::default())
         .extension(Guard { policy });
     if let Some(idm) = idm {
         builder = builder.data(idm);

@@ -130,9 +130,9 @@ async fn authenticate_key(app: &AppState, caller: &mut Caller, raw: &str, now: i
         Ok(v) => match (v.refusal, v.key) {
             (None, Some(k)) => {
                 caller.key = Some(KeyCaller {
-                    key_id: k.id,
-                    user_id: k.user_id,
-                    tenant_id: k.tenant_id,
+                    key_id: k.id.clone(),
+                    user_id: k.user_id.clone(),
+                    tenant_id: k.tenant_id.clone(),
                     scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
                 })
             }

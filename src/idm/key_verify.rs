@@ -14,15 +14,16 @@
 //! see them within `FLUSH_EVERY_SECS`.
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::Idm;
-use super::crypto::token_hash;
 use super::error::Result;
+use sha2::{Digest, Sha256};
+
 use crate::domain::{ApiKeySecret, Environment, IpAllowlist, Scope};
 use crate::entities::{api_key, user};
 
@@ -72,26 +73,26 @@ pub struct KeyFacts {
 pub struct Verification {
     pub refusal: Option<Refusal>,
     /// Known key (valid or not).
-    pub key: Option<KeyFacts>,
+    pub key: Option<Arc<KeyFacts>>,
 }
 
 #[derive(Default)]
 pub struct KeyCache {
-    /// key hash → (facts or None for unknown, fetched at)
-    entries: Mutex<HashMap<String, (Option<KeyFacts>, i64)>>,
+    /// SHA-256 of the key → (facts or None for unknown, fetched at)
+    entries: Mutex<HashMap<[u8; 32], (Option<Arc<KeyFacts>>, i64)>>,
     epoch: AtomicU64,
     /// key id → last use not yet written
     pending_uses: Mutex<HashMap<String, i64>>,
 }
 
 impl KeyCache {
-    fn get(&self, hash: &str, now: i64) -> Option<Option<KeyFacts>> {
+    fn get(&self, hash: &[u8; 32], now: i64) -> Option<Option<Arc<KeyFacts>>> {
         let map = self.entries.lock().ok()?;
         let (facts, at) = map.get(hash)?;
         (now - at < CACHE_TTL_SECS).then(|| facts.clone())
     }
 
-    fn put(&self, hash: &str, facts: Option<KeyFacts>, now: i64, epoch: u64) {
+    fn put(&self, hash: [u8; 32], facts: Option<Arc<KeyFacts>>, now: i64, epoch: u64) {
         if let Ok(mut map) = self.entries.lock() {
             // Checked under the lock: an invalidation after our read wins.
             if self.epoch.load(Ordering::SeqCst) != epoch {
@@ -100,16 +101,17 @@ impl KeyCache {
             if map.len() >= CACHE_MAX {
                 map.clear();
             }
-            map.insert(hash.to_owned(), (facts, now));
+            map.insert(hash, (facts, now));
         }
     }
 
-    /// Drops every cached key of `user_id`, or the one with `hash`.
+    /// Drops every cached key of `user_id`, or the one whose stored (hex) hash is
+    /// `hash`.
     pub fn invalidate(&self, hash: Option<&str>, user_id: Option<&str>) {
         if let Ok(mut map) = self.entries.lock() {
             self.epoch.fetch_add(1, Ordering::SeqCst);
-            if let Some(h) = hash {
-                map.remove(h);
+            if let Some(h) = hash.and_then(|h| <[u8; 32]>::try_from(hex::decode(h).ok()?).ok()) {
+                map.remove(&h);
             }
             if let Some(u) = user_id {
                 map.retain(|_, (f, _)| f.as_ref().is_none_or(|f| f.user_id != u));
@@ -119,7 +121,12 @@ impl KeyCache {
 
     fn note_use(&self, key_id: &str, now: i64) {
         if let Ok(mut m) = self.pending_uses.lock() {
-            m.insert(key_id.to_owned(), now);
+            match m.get_mut(key_id) {
+                Some(at) => *at = now,
+                None => {
+                    m.insert(key_id.to_owned(), now);
+                }
+            }
         }
     }
 
@@ -164,16 +171,19 @@ impl Idm {
             refusal: Some(Refusal::NotFound),
             key: None,
         };
-        let Some(secret) = ApiKeySecret::parse(&self.settings.api_keys.prefix, raw) else {
+        if !ApiKeySecret::is_well_formed(&self.settings.api_keys.prefix, raw) {
             return Ok(not_found);
-        };
-        let hash = token_hash(secret.expose());
-        let facts = match self.key_cache.get(&hash, now) {
+        }
+        let digest: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
+        let facts = match self.key_cache.get(&digest, now) {
             Some(f) => f,
             None => {
                 let epoch = self.key_cache.epoch.load(Ordering::SeqCst);
-                let f = self.load_key_facts(&hash).await?;
-                self.key_cache.put(&hash, f.clone(), now, epoch);
+                let f = self
+                    .load_key_facts(&hex::encode(digest))
+                    .await?
+                    .map(Arc::new);
+                self.key_cache.put(digest, f.clone(), now, epoch);
                 f
             }
         };
