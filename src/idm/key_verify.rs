@@ -76,10 +76,13 @@ pub struct Verification {
     pub key: Option<Arc<KeyFacts>>,
 }
 
+/// A lookup's result (None: no such key) and when it was made.
+type CachedKey = (Option<Arc<KeyFacts>>, i64);
+
 #[derive(Default)]
 pub struct KeyCache {
     /// SHA-256 of the key → (facts or None for unknown, fetched at)
-    entries: Mutex<HashMap<[u8; 32], (Option<Arc<KeyFacts>>, i64)>>,
+    entries: Mutex<HashMap<[u8; 32], CachedKey>>,
     epoch: AtomicU64,
     /// key id → last use not yet written
     pending_uses: Mutex<HashMap<String, i64>>,
