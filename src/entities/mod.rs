@@ -2,9 +2,12 @@
 //! domain values, and the GraphQL layer exposes chosen fields of those.
 pub mod api_key;
 pub mod audit_log;
+pub mod mfa_challenge;
 pub mod one_time_token;
+pub mod recovery_code;
 pub mod refresh_token;
 pub mod session;
 pub mod signing_key;
 pub mod tenant;
+pub mod two_factor;
 pub mod user;

@@ -82,8 +82,11 @@ impl AccountsMutation {
         password: String,
     ) -> Result<LoginResult> {
         let (idm, caller) = state(ctx)?;
-        let tokens = idm.login(&email, &password, &caller.client, now()).await?;
-        Ok(LoginResult::AuthPayload(tokens.into()))
+
+        Ok(idm
+            .login(&email, &password, &caller.client, now())
+            .await?
+            .into())
     }
 
     /// Exchanges a refresh token (single use) for a new token pair.

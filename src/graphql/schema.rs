@@ -9,6 +9,7 @@ use super::admin::AdminMutation;
 use super::api_keys::{ApiKeysMutation, ApiKeysQuery};
 use super::directives::{AuthPolicy, Guard};
 use super::doc_cache::DocumentCache;
+use super::two_factor::TwoFactorMutation;
 use crate::idm::Idm;
 
 #[derive(MergedObject, Default)]
@@ -17,7 +18,12 @@ pub struct Query(AccountsQuery, ApiKeysQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(AccountsMutation, ApiKeysMutation, AdminMutation);
+pub struct Mutation(
+    AccountsMutation,
+    ApiKeysMutation,
+    TwoFactorMutation,
+    AdminMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -3,10 +3,11 @@ use async_graphql::{Enum, ID, InputObject, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 
 use crate::domain;
-use crate::idm::accounts::User as DomainUser;
+use crate::idm::accounts::{LoginStep, User as DomainUser};
 use crate::idm::api_keys as keys;
 use crate::idm::key_verify::Verification;
 use crate::idm::sessions::{SessionInfo, Tokens};
+use crate::idm::two_factor::METHODS;
 
 pub fn time(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
@@ -321,6 +322,36 @@ impl From<Verification> for ApiKeyVerification {
                 .map(|k| k.scopes.iter().map(|s| (*s).into()).collect())
                 .unwrap_or_default(),
             environment: key.as_ref().map(|k| k.environment.into()),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct TwoFactorSetup {
+    /// base32
+    pub secret: String,
+    /// otpauth://totp/...
+    pub otpauth_url: String,
+    /// base64 PNG of otpauthUrl
+    pub qr_code_png: String,
+}
+
+#[derive(SimpleObject)]
+pub struct TwoFactorEnabled {
+    pub enabled: bool,
+    /// One-time codes, shown once.
+    pub recovery_codes: Vec<String>,
+}
+
+impl From<LoginStep> for LoginResult {
+    fn from(step: LoginStep) -> Self {
+        match step {
+            LoginStep::Tokens(t) => LoginResult::AuthPayload(t.into()),
+            LoginStep::SecondFactor(c) => LoginResult::TwoFactorRequired(TwoFactorRequired {
+                user_id: ID(c.user_id),
+                mfa_token: c.mfa_token,
+                methods: METHODS.iter().map(|m| m.to_string()).collect(),
+            }),
         }
     }
 }

@@ -7,6 +7,7 @@ use super::audit::{self, Event};
 use super::email_tokens::{self, Purpose};
 use super::error::{Error, Result, is_unique_violation};
 use super::sessions::Tokens;
+use super::two_factor::Challenge;
 use super::{ClientInfo, Idm};
 use crate::domain::{Email, Password, Role, TenantId};
 use crate::entities::{tenant, user};
@@ -55,6 +56,12 @@ pub struct NewAccount<'a> {
     pub password: &'a str,
     pub first_name: Option<&'a str>,
     pub username: Option<&'a str>,
+}
+
+/// What a correct password leads to: tokens, or a second factor to ask for.
+pub enum LoginStep {
+    Tokens(Tokens),
+    SecondFactor(Challenge),
 }
 
 pub struct SignedUp {
@@ -169,7 +176,7 @@ impl Idm {
         password: &str,
         client: &ClientInfo,
         now: i64,
-    ) -> Result<Tokens> {
+    ) -> Result<LoginStep> {
         let found = self.find_user_by_email(email).await?;
         let checked = self
             .hasher
@@ -211,6 +218,12 @@ impl Idm {
             )
             .await?;
         }
+        if user.two_factor_enabled {
+            // No session yet: the password only opens a pending login.
+            return Ok(LoginStep::SecondFactor(
+                self.begin_second_factor(&user.id, now).await?,
+            ));
+        }
         // One transaction: one commit for the session, its refresh token and the event.
         let txn = self.db.begin().await?;
         let tokens = self
@@ -219,7 +232,7 @@ impl Idm {
         audit::record(&txn, Event::LoginOk, Some(&user.id), client, None, now).await;
         txn.commit().await?;
         self.metrics.login(LoginOutcome::Ok);
-        Ok(tokens)
+        Ok(LoginStep::Tokens(tokens))
     }
 
     /// Changes the password; every other session of the user is revoked.

@@ -22,6 +22,10 @@ pub enum Event {
     ApiKeyRotated,
     ApiKeyRevoked,
     ApiKeyDeleted,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    RecoveryCodeUsed,
+    SecondFactorFailed,
 }
 
 impl Event {
@@ -42,6 +46,10 @@ impl Event {
             Event::ApiKeyRotated => "api_key_rotated",
             Event::ApiKeyRevoked => "api_key_revoked",
             Event::ApiKeyDeleted => "api_key_deleted",
+            Event::TwoFactorEnabled => "two_factor_enabled",
+            Event::TwoFactorDisabled => "two_factor_disabled",
+            Event::RecoveryCodeUsed => "recovery_code_used",
+            Event::SecondFactorFailed => "second_factor_failed",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod passwords;
 pub mod sessions;
 pub mod tokens;
+pub mod two_factor;
 pub mod users;
 
 use std::net::IpAddr;

@@ -192,6 +192,11 @@ impl KeyStore {
         Ok(())
     }
 
+    /// The master key, for the other secrets kept at rest (TOTP).
+    pub fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
     pub fn jwks(&self) -> serde_json::Value {
         self.keys
             .read()

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::Idm;
 use super::accounts::User;
@@ -90,13 +90,24 @@ impl Idm {
         changes: Vec<(user::Column, SimpleExpr)>,
         now: i64,
     ) -> Result<()> {
+        self.update_user_on(&self.db, user_id, changes, now).await
+    }
+
+    /// `update_user` on a given connection (a transaction): callers in a transaction
+    /// call `users.forget` again after committing, since a read in between may have
+    /// cached the old row.
+    pub async fn update_user_on<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: &str,
+        changes: Vec<(user::Column, SimpleExpr)>,
+        now: i64,
+    ) -> Result<()> {
         let mut q = user::Entity::update_many().col_expr(user::Column::UpdatedAt, Expr::value(now));
         for (col, value) in changes {
             q = q.col_expr(col, value);
         }
-        q.filter(user::Column::Id.eq(user_id))
-            .exec(&self.db)
-            .await?;
+        q.filter(user::Column::Id.eq(user_id)).exec(db).await?;
         self.users.forget(user_id);
         Ok(())
     }

@@ -10,3 +10,4 @@ mod email;
 mod http;
 mod sessions;
 mod tokens;
+mod two_factor;

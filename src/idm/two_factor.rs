@@ -1,0 +1,588 @@
+//! Two-factor authentication with TOTP (RFC 6238: SHA-1, 6 digits, 30 s, what Google
+//! Authenticator, 1Password and Authy read) and single-use recovery codes.
+//!
+//! A password login of a user with 2FA on creates a pending login (an `mfa_token`,
+//! 5 minutes); `verify_2fa_code` completes it with a TOTP code (±1 step) or a recovery
+//! code. Every attempt takes one of the pending login's `verify_2fa_per_challenge`
+//! slots before the code is looked at, so concurrent guesses are counted too; when they
+//! are gone the login must start over. A code's time step is remembered, so no code is
+//! accepted twice, replays within its 30 s window included.
+use rand::RngCore;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use totp_rs::{Builder, Secret, Totp};
+
+use super::audit::{self, Event};
+use super::crypto::{random_token, token_hash};
+use super::error::{Error, Result};
+use super::sessions::Tokens;
+use super::{ClientInfo, Idm};
+use crate::entities::{mfa_challenge, recovery_code, two_factor, user};
+
+pub const CHALLENGE_TTL_SECS: i64 = 300;
+pub const RECOVERY_CODE_COUNT: usize = 10;
+pub const METHODS: [&str; 2] = ["totp", "recovery_code"];
+const STEP_SECS: i64 = 30;
+
+pub struct Setup {
+    pub secret_base32: String,
+    pub otpauth_url: String,
+    pub qr_png_base64: String,
+}
+
+/// A login waiting for its second factor.
+pub struct Challenge {
+    pub user_id: String,
+    pub mfa_token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    Totp,
+    RecoveryCode,
+}
+
+fn totp(secret: &[u8], issuer: &str, account: &str) -> Result<Totp> {
+    Builder::new()
+        .with_secret(secret.to_vec())
+        .with_issuer(Some(issuer.replace(':', " ")))
+        .with_account_name(account.replace(':', " "))
+        .build()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("totp: {e}")))
+}
+
+/// The time step `code` matches at `now` (±1 step), if it is later than `last_step`.
+pub fn matching_step(secret: &[u8], code: &str, now: i64, last_step: i64) -> Option<i64> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) || now < STEP_SECS {
+        return None;
+    }
+    let t = totp(secret, "x", "x").ok()?;
+    let origin = now / STEP_SECS;
+    // Oldest first, so that a code of an already used step cannot hide a newer match.
+    (origin - 1..=origin + 1)
+        .filter(|step| *step > last_step)
+        .find(|step| t.check(&code, (*step * STEP_SECS) as u64) == Some(*step as u64))
+}
+
+/// A recovery code as typed: case, spaces and dashes do not matter.
+fn normalise_recovery(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Ten codes of 80 random bits each, shown as XXXX-XXXX-XXXX-XXXX (base32).
+fn new_recovery_codes() -> Vec<String> {
+    (0..RECOVERY_CODE_COUNT)
+        .map(|_| {
+            let mut bytes = [0u8; 10];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            let b32 = Secret::from(bytes.to_vec()).to_base32();
+            let chars: Vec<char> = b32.chars().take(16).collect();
+            chars
+                .chunks(4)
+                .map(|c| c.iter().collect::<String>())
+                .collect::<Vec<_>>()
+                .join("-")
+        })
+        .collect()
+}
+
+impl Idm {
+    fn seal_secret(&self, secret: &[u8]) -> Result<String> {
+        Ok(match self.keys.master().seal(secret)? {
+            Some(sealed) => format!("enc:{sealed}"),
+            None => format!("b32:{}", Secret::from(secret.to_vec()).to_base32()),
+        })
+    }
+
+    fn open_secret(&self, stored: &str) -> Result<Vec<u8>> {
+        if let Some(sealed) = stored.strip_prefix("enc:") {
+            return Ok(self.keys.master().open(sealed)?);
+        }
+        let b32 = stored.strip_prefix("b32:").unwrap_or(stored);
+        Secret::try_from_base32(b32)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored TOTP secret: {e}")))
+    }
+
+    fn issuer(&self) -> &str {
+        &self.settings.webauthn.rp_name
+    }
+
+    /// A new secret, pending until `enable_2fa` confirms it; replaces an earlier pending one.
+    pub async fn generate_2fa(&self, user_id: &str, now: i64) -> Result<Setup> {
+        let user = self.user(user_id).await?;
+        if user.two_factor_enabled {
+            return Err(Error::bad_input(
+                "Two-factor authentication is already on; disable it first to set up another authenticator.",
+            ));
+        }
+        let mut secret = [0u8; 20];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let account = user.email.clone().unwrap_or_else(|| user.id.clone());
+        let t = totp(&secret, self.issuer(), &account)?;
+        let setup = Setup {
+            secret_base32: Secret::from(secret.to_vec()).to_base32(),
+            otpauth_url: t
+                .to_url()
+                .map_err(|e| Error::Internal(anyhow::anyhow!("otpauth url: {e}")))?,
+            qr_png_base64: t
+                .to_qr_base64()
+                .map_err(|e| Error::Internal(anyhow::anyhow!("qr: {e}")))?,
+        };
+        let sealed = self.seal_secret(&secret)?;
+        let existing = two_factor::Entity::find_by_id(user_id.to_owned())
+            .one(&self.db)
+            .await?;
+        match existing {
+            Some(row) => {
+                let mut am: two_factor::ActiveModel = row.into();
+                am.pending_secret = Set(Some(sealed));
+                am.updated_at = Set(now);
+                am.update(&self.db).await?;
+            }
+            None => {
+                two_factor::ActiveModel {
+                    user_id: Set(user_id.to_owned()),
+                    secret: Set(None),
+                    pending_secret: Set(Some(sealed)),
+                    last_step: Set(0),
+                    enabled_at: Set(None),
+                    updated_at: Set(now),
+                }
+                .insert(&self.db)
+                .await?;
+            }
+        }
+        Ok(setup)
+    }
+
+    /// Confirms the pending secret with a current code: 2FA goes on, the user's other
+    /// sessions (which never passed a second factor) are signed out, and ten recovery
+    /// codes are returned, once.
+    pub async fn enable_2fa(
+        &self,
+        user_id: &str,
+        sid: &str,
+        code: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let row = two_factor::Entity::find_by_id(user_id.to_owned())
+            .one(&self.db)
+            .await?;
+        let Some(pending) = row.as_ref().and_then(|r| r.pending_secret.clone()) else {
+            return Err(Error::bad_input(
+                "Start with generate_2fa: there is no authenticator waiting to be confirmed.",
+            ));
+        };
+        if self.user(user_id).await?.two_factor_enabled {
+            return Err(Error::bad_input("Two-factor authentication is already on."));
+        }
+        let secret = self.open_secret(&pending)?;
+        let Some(step) = matching_step(&secret, code, now, 0) else {
+            return Err(Error::bad_input(
+                "That code is not valid; enter the current code from your authenticator app.",
+            ));
+        };
+        let codes = new_recovery_codes();
+        let txn = self.db.begin().await?;
+        two_factor::Entity::update_many()
+            .col_expr(two_factor::Column::Secret, Expr::value(pending))
+            .col_expr(
+                two_factor::Column::PendingSecret,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(two_factor::Column::LastStep, Expr::value(step))
+            .col_expr(two_factor::Column::EnabledAt, Expr::value(now))
+            .col_expr(two_factor::Column::UpdatedAt, Expr::value(now))
+            .filter(two_factor::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        self.store_recovery_codes(&txn, user_id, &codes, now)
+            .await?;
+        self.update_user_on(
+            &txn,
+            user_id,
+            vec![(user::Column::TwoFactorEnabled, Expr::value(true))],
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        self.users.forget(user_id);
+        self.revoke_sessions(user_id, None, Some(sid), now).await?;
+        audit::record(
+            &self.db,
+            Event::TwoFactorEnabled,
+            Some(user_id),
+            client,
+            None,
+            now,
+        )
+        .await;
+        Ok(codes)
+    }
+
+    async fn store_recovery_codes<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: &str,
+        codes: &[String],
+        now: i64,
+    ) -> Result<()> {
+        recovery_code::Entity::delete_many()
+            .filter(recovery_code::Column::UserId.eq(user_id))
+            .exec(db)
+            .await?;
+        let rows = codes.iter().map(|c| recovery_code::ActiveModel {
+            code_hash: Set(token_hash(&normalise_recovery(c))),
+            user_id: Set(user_id.to_owned()),
+            created_at: Set(now),
+            used_at: Set(None),
+        });
+        recovery_code::Entity::insert_many(rows).exec(db).await?;
+        Ok(())
+    }
+
+    /// Checks a second factor of a user with 2FA on and uses it up: a TOTP code's step
+    /// can never be accepted again, a recovery code works once.
+    pub async fn check_second_factor(
+        &self,
+        user_id: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<Option<Factor>> {
+        let Some(row) = two_factor::Entity::find_by_id(user_id.to_owned())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(stored) = row.secret.as_deref() else {
+            return Ok(None);
+        };
+        let secret = self.open_secret(stored)?;
+        if let Some(step) = matching_step(&secret, code, now, row.last_step) {
+            let claimed = two_factor::Entity::update_many()
+                .col_expr(two_factor::Column::LastStep, Expr::value(step))
+                .filter(two_factor::Column::UserId.eq(user_id))
+                .filter(two_factor::Column::LastStep.lt(step))
+                .exec(&self.db)
+                .await?;
+            return Ok((claimed.rows_affected == 1).then_some(Factor::Totp));
+        }
+        let normalised = normalise_recovery(code);
+        if normalised.len() != 16 {
+            return Ok(None);
+        }
+        let used = recovery_code::Entity::update_many()
+            .col_expr(recovery_code::Column::UsedAt, Expr::value(now))
+            .filter(recovery_code::Column::CodeHash.eq(token_hash(&normalised)))
+            .filter(recovery_code::Column::UserId.eq(user_id))
+            .filter(recovery_code::Column::UsedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok((used.rows_affected == 1).then_some(Factor::RecoveryCode))
+    }
+
+    /// For an account-management action: a current code or a recovery code, else
+    /// BAD_USER_INPUT (and the failure is audited).
+    async fn require_second_factor(
+        &self,
+        user_id: &str,
+        code: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Factor> {
+        if !self.user(user_id).await?.two_factor_enabled {
+            return Err(Error::bad_input("Two-factor authentication is not on."));
+        }
+        match self.check_second_factor(user_id, code, now).await? {
+            Some(f) => {
+                if f == Factor::RecoveryCode {
+                    audit::record(
+                        &self.db,
+                        Event::RecoveryCodeUsed,
+                        Some(user_id),
+                        client,
+                        None,
+                        now,
+                    )
+                    .await;
+                }
+                Ok(f)
+            }
+            None => {
+                audit::record(
+                    &self.db,
+                    Event::SecondFactorFailed,
+                    Some(user_id),
+                    client,
+                    None,
+                    now,
+                )
+                .await;
+                Err(Error::bad_input(
+                    "That code is not valid; enter a current code or an unused recovery code.",
+                ))
+            }
+        }
+    }
+
+    pub async fn disable_2fa(
+        &self,
+        user_id: &str,
+        code: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        self.require_second_factor(user_id, code, client, now)
+            .await?;
+        let txn = self.db.begin().await?;
+        two_factor::Entity::delete_by_id(user_id.to_owned())
+            .exec(&txn)
+            .await?;
+        recovery_code::Entity::delete_many()
+            .filter(recovery_code::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        mfa_challenge::Entity::delete_many()
+            .filter(mfa_challenge::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        self.update_user_on(
+            &txn,
+            user_id,
+            vec![(user::Column::TwoFactorEnabled, Expr::value(false))],
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        self.users.forget(user_id);
+        audit::record(
+            &self.db,
+            Event::TwoFactorDisabled,
+            Some(user_id),
+            client,
+            None,
+            now,
+        )
+        .await;
+        Ok(true)
+    }
+
+    pub async fn regenerate_recovery_codes(
+        &self,
+        user_id: &str,
+        code: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        self.require_second_factor(user_id, code, client, now)
+            .await?;
+        let codes = new_recovery_codes();
+        let txn = self.db.begin().await?;
+        self.store_recovery_codes(&txn, user_id, &codes, now)
+            .await?;
+        txn.commit().await?;
+        Ok(codes)
+    }
+
+    /// Called by a password login of a user with 2FA on.
+    pub async fn begin_second_factor(&self, user_id: &str, now: i64) -> Result<Challenge> {
+        let token = random_token();
+        mfa_challenge::ActiveModel {
+            token_hash: Set(token_hash(&token)),
+            user_id: Set(user_id.to_owned()),
+            created_at: Set(now),
+            expires_at: Set(now + CHALLENGE_TTL_SECS),
+            attempts: Set(0),
+            used_at: Set(None),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(Challenge {
+            user_id: user_id.to_owned(),
+            mfa_token: token,
+        })
+    }
+
+    /// Completes a pending login with a TOTP or recovery code.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_2fa_code(
+        &self,
+        user_id: &str,
+        code: &str,
+        mfa_token: Option<&str>,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Tokens> {
+        let none_pending = || {
+            Error::unauthenticated(
+                "No sign-in of this user is waiting for a second factor (or it expired); log in with your password again.",
+            )
+        };
+        let mut q = mfa_challenge::Entity::find()
+            .filter(mfa_challenge::Column::UserId.eq(user_id))
+            .filter(mfa_challenge::Column::UsedAt.is_null())
+            .filter(mfa_challenge::Column::ExpiresAt.gt(now));
+        if let Some(t) = mfa_token {
+            q = q.filter(mfa_challenge::Column::TokenHash.eq(token_hash(t)));
+        }
+        let challenge = q
+            .order_by_desc(mfa_challenge::Column::CreatedAt)
+            .one(&self.db)
+            .await?
+            .ok_or_else(none_pending)?;
+        let max = i32::try_from(Ord::max(
+            self.settings.rate_limit.verify_2fa_per_challenge,
+            1,
+        ))
+        .unwrap_or(5);
+        let slot = mfa_challenge::Entity::update_many()
+            .col_expr(
+                mfa_challenge::Column::Attempts,
+                Expr::col(mfa_challenge::Column::Attempts).add(1),
+            )
+            .filter(mfa_challenge::Column::TokenHash.eq(challenge.token_hash.clone()))
+            .filter(mfa_challenge::Column::Attempts.lt(max))
+            .exec(&self.db)
+            .await?;
+        if slot.rows_affected != 1 {
+            return Err(Error::RateLimited { retry_after: 0 });
+        }
+        let Some(factor) = self.check_second_factor(user_id, code, now).await? else {
+            audit::record(
+                &self.db,
+                Event::SecondFactorFailed,
+                Some(user_id),
+                client,
+                None,
+                now,
+            )
+            .await;
+            return Err(Error::unauthenticated("That code is not valid."));
+        };
+        let done = mfa_challenge::Entity::update_many()
+            .col_expr(mfa_challenge::Column::UsedAt, Expr::value(now))
+            .filter(mfa_challenge::Column::TokenHash.eq(challenge.token_hash))
+            .filter(mfa_challenge::Column::UsedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        if done.rows_affected != 1 {
+            return Err(none_pending());
+        }
+        let user = self.find_user(user_id).await?.ok_or_else(none_pending)?;
+        if !user.is_active {
+            return Err(Error::forbidden(
+                "This account is deactivated; contact an administrator.",
+            ));
+        }
+        let amr: &[&str] = match factor {
+            Factor::Totp => &["pwd", "otp", "mfa"],
+            Factor::RecoveryCode => &["pwd", "rc", "mfa"],
+        };
+        if factor == Factor::RecoveryCode {
+            audit::record(
+                &self.db,
+                Event::RecoveryCodeUsed,
+                Some(user_id),
+                client,
+                None,
+                now,
+            )
+            .await;
+        }
+        let txn = self.db.begin().await?;
+        let tokens = self.start_session(&txn, &user, amr, client, now).await?;
+        audit::record(
+            &txn,
+            Event::LoginOk,
+            Some(user_id),
+            client,
+            Some("second factor".into()),
+            now,
+        )
+        .await;
+        txn.commit().await?;
+        self.metrics.login(crate::metrics::LoginOutcome::Ok);
+        Ok(tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"12345678901234567890";
+
+    #[test]
+    fn rfc6238_vectors_match_at_a_fixed_clock() {
+        // RFC 6238 appendix B (SHA-1), last six digits.
+        for (time, code) in [
+            (59, "287082"),
+            (1_111_111_109, "081804"),
+            (1_234_567_890, "005924"),
+            (2_000_000_000, "279037"),
+        ] {
+            assert!(
+                matching_step(SECRET, code, time, 0).is_some(),
+                "{time} {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_step_either_side_is_accepted_and_no_further() {
+        let t = totp(SECRET, "i", "a").expect("totp");
+        let now = 1_700_000_000;
+        let code_at = |secs: i64| t.generate(secs as u64).to_string();
+        assert!(matching_step(SECRET, &code_at(now - 30), now, 0).is_some());
+        assert!(matching_step(SECRET, &code_at(now + 30), now, 0).is_some());
+        assert!(matching_step(SECRET, &code_at(now - 90), now, 0).is_none());
+        assert!(matching_step(SECRET, &code_at(now + 90), now, 0).is_none());
+    }
+
+    #[test]
+    fn a_used_step_is_never_accepted_again() {
+        let t = totp(SECRET, "i", "a").expect("totp");
+        let now = 1_700_000_000;
+        let code = t.generate(now as u64).to_string();
+        let step = matching_step(SECRET, &code, now, 0).expect("first use");
+        assert_eq!(step, now / 30);
+        assert_eq!(matching_step(SECRET, &code, now, step), None);
+        assert_eq!(matching_step(SECRET, &code, now + 10, step), None);
+    }
+
+    #[test]
+    fn malformed_codes_are_refused() {
+        for bad in ["", "12345", "1234567", "abcdef", "12 34 5x"] {
+            assert_eq!(matching_step(SECRET, bad, 1_700_000_000, 0), None);
+        }
+    }
+
+    #[test]
+    fn recovery_codes_are_distinct_and_typed_loosely() {
+        let codes = new_recovery_codes();
+        assert_eq!(codes.len(), 10);
+        let mut uniq = codes.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), 10);
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.len() == 19 && c.matches('-').count() == 3)
+        );
+        assert_eq!(
+            normalise_recovery(&codes[0].to_lowercase().replace('-', " ")),
+            normalise_recovery(&codes[0])
+        );
+    }
+}
