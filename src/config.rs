@@ -34,6 +34,39 @@ pub struct Settings {
     pub captcha: CaptchaSettings,
     pub oauth: OauthSettings,
     pub rate_limit: RateLimitSettings,
+    pub graphql: GraphqlSettings,
+    /// Browser origins allowed to call the API (CORS); empty: same origin only.
+    #[serde(deserialize_with = "list")]
+    pub cors_origins: Vec<String>,
+}
+
+/// Limits on what one request may ask of the GraphQL engine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphqlSettings {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_batch: usize,
+    pub max_body_bytes: usize,
+    /// Schema introspection (GraphiQL needs it); turn off in production if you like.
+    pub introspection: bool,
+    /// "Did you mean ...?" suggestions in validation errors.
+    pub suggestions: bool,
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 500,
+            max_aliases: 50,
+            max_batch: 20,
+            max_body_bytes: 256 * 1024,
+            introspection: true,
+            suggestions: true,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -54,6 +87,8 @@ impl Default for Settings {
             captcha: CaptchaSettings::default(),
             oauth: OauthSettings::default(),
             rate_limit: RateLimitSettings::default(),
+            graphql: GraphqlSettings::default(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -227,6 +262,10 @@ pub struct RateLimitSettings {
     pub signup_per_hour: u32,
     pub reset_per_hour: u32,
     pub verify_2fa_per_challenge: u32,
+    /// refreshToken calls per client IP (0: off, as for every limit here).
+    pub refresh_per_minute: u32,
+    /// confirmEmailVerification / confirmPasswordReset / validatePasswordResetToken per IP.
+    pub token_checks_per_hour: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -236,6 +275,8 @@ impl Default for RateLimitSettings {
             signup_per_hour: 20,
             reset_per_hour: 5,
             verify_2fa_per_challenge: 5,
+            refresh_per_minute: 60,
+            token_checks_per_hour: 30,
         }
     }
 }
@@ -321,6 +362,28 @@ impl Settings {
             return bad(
                 "master_key",
                 "must be empty or the base64 of exactly 32 bytes",
+            );
+        }
+        for origin in &self.cors_origins {
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let ok = host.is_some_and(|h| {
+                !h.is_empty() && !h.contains('/') && !h.contains(char::is_whitespace)
+            }) && axum::http::HeaderValue::from_str(origin).is_ok();
+            if !ok {
+                return bad(
+                    "cors_origins",
+                    &format!("`{origin}` is not an origin such as https://app.example.com"),
+                );
+            }
+        }
+        let g = &self.graphql;
+        if g.max_depth == 0 || g.max_complexity == 0 || g.max_batch == 0 || g.max_body_bytes < 1024
+        {
+            return bad(
+                "graphql",
+                "max_depth, max_complexity and max_batch must be at least 1, max_body_bytes at least 1024",
             );
         }
         if self.noauth && !self.listen.ip().is_loopback() {

@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::graphql::schema;
 use crate::http::{AppState, router};
 use crate::idm::crypto::MasterKey;
-use crate::idm::{Idm, key_verify, mail, now, passwords, sessions, tokens, users};
+use crate::idm::{Idm, key_verify, mail, now, passwords, rate_limit, sessions, tokens, users};
 use crate::metrics::Metrics;
 
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
@@ -62,6 +62,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         sessions: sessions::SessionCache::default(),
         key_cache: key_verify::KeyCache::default(),
         users: users::UserCache::default(),
+        limits: rate_limit::RateLimiter::new(
+            settings.rate_limit.clone(),
+            settings.redis_url.expose_secret(),
+        )
+        .await?,
         metrics: {
             let mut m = Metrics::new()?;
             let policy = crate::graphql::directives::AuthPolicy::from_sdl(&schema::sdl())
@@ -90,7 +95,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         None
     };
     spawn_last_used_flusher(&idm);
-    let schema = schema::build(Some(idm.clone())).map_err(|e| anyhow::anyhow!(e))?;
+    let schema =
+        schema::build(idm.clone(), &idm.settings.graphql).map_err(|e| anyhow::anyhow!(e))?;
     Ok(AppState {
         idm,
         schema,

@@ -40,6 +40,11 @@ impl Outcome {
     }
 }
 
+/// Microseconds, 1 µs to 60 s, three significant digits.
+fn new_histogram() -> Histogram<u64> {
+    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
+}
+
 static SIGNUPS: AtomicU64 = AtomicU64::new(0);
 
 struct Worker {
@@ -143,7 +148,7 @@ async fn drive(
             idx,
         };
         tasks.push(tokio::spawn(async move {
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+            let mut hist = new_histogram();
             let (mut count, mut errors) = (0u64, 0u64);
             loop {
                 let t = Instant::now();
@@ -159,7 +164,7 @@ async fn drive(
             (hist, count, errors)
         }));
     }
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let mut hist = new_histogram();
     let (mut count, mut errors) = (0, 0);
     for t in tasks {
         if let Ok((h, c, e)) = t.await {

@@ -116,6 +116,13 @@ fn start_server(args: &Args, db_url: &str, dir: &std::path::Path) -> anyhow::Res
         .env("LATCHKEY_DATABASE_URL", db_url)
         .env("LATCHKEY_SERVICE_TOKEN", seed::SERVICE_TOKEN)
         .env("RUST_LOG", "warn")
+        // The benchmark measures the cost of each operation from one address: the
+        // per-IP rate limits (which would refuse it after ten logins) are off.
+        .env("LATCHKEY_RATE_LIMIT__LOGIN_PER_MINUTE", "0")
+        .env("LATCHKEY_RATE_LIMIT__SIGNUP_PER_HOUR", "0")
+        .env("LATCHKEY_RATE_LIMIT__REFRESH_PER_MINUTE", "0")
+        .env("LATCHKEY_RATE_LIMIT__TOKEN_CHECKS_PER_HOUR", "0")
+        .env("LATCHKEY_RATE_LIMIT__RESET_PER_HOUR", "0")
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;

@@ -27,8 +27,10 @@ impl AccountsQuery {
         ctx: &Context<'_>,
         token: String,
     ) -> Result<bool> {
-        let (idm, _) = state(ctx)?;
-        Ok(idm.validate_password_reset_token(&token, now()).await?)
+        let (idm, caller) = state(ctx)?;
+        Ok(idm
+            .validate_password_reset_token(&token, &caller.client, now())
+            .await?)
     }
 
     /// The signed-in user's live sessions, newest first.
@@ -176,8 +178,10 @@ impl AccountsMutation {
     /// Always true, whether or not the address is known.
     #[graphql(directive = public::apply())]
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
-        let (idm, _) = state(ctx)?;
-        Ok(idm.request_password_reset(&email, now()).await?)
+        let (idm, caller) = state(ctx)?;
+        Ok(idm
+            .request_password_reset(&email, &caller.client, now())
+            .await?)
     }
 
     /// Sets a new password from a reset link; every session of the user is signed out.

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod directives;
 pub mod doc_cache;
 pub mod errors;
+pub mod limits;
 pub mod schema;
 pub mod two_factor;
 pub mod types;

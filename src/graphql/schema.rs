@@ -9,7 +9,9 @@ use super::admin::AdminMutation;
 use super::api_keys::{ApiKeysMutation, ApiKeysQuery};
 use super::directives::{AuthPolicy, Guard};
 use super::doc_cache::DocumentCache;
+use super::limits::AliasLimit;
 use super::two_factor::TwoFactorMutation;
+use crate::config::GraphqlSettings;
 use crate::idm::Idm;
 
 #[derive(MergedObject, Default)]
@@ -34,14 +36,24 @@ pub fn sdl() -> String {
         .sdl()
 }
 
-/// The served schema. Fails when a root field carries no auth directive.
-pub fn build(idm: Option<Arc<Idm>>) -> Result<AppSchema, String> {
+/// The served schema, with the request limits of `limits`. Fails when a root field
+/// carries no auth directive.
+pub fn build(idm: Arc<Idm>, limits: &GraphqlSettings) -> Result<AppSchema, String> {
     let policy = Arc::new(AuthPolicy::from_sdl(&sdl())?);
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(AliasLimit {
+            max: limits.max_aliases,
+        })
         .extension(DocumentCache::default())
-        .extension(Guard { policy });
-    if let Some(idm) = idm {
-        builder = builder.data(idm);
+        .extension(Guard { policy })
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .data(idm);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !limits.suggestions {
+        builder = builder.disable_suggestions();
     }
     Ok(builder.finish())
 }

@@ -3,10 +3,11 @@
 //! link can make a browser change anything.
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchResponse, ErrorExtensionValues, Response, ServerError};
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Response, ServerError};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
-use axum::extract::State;
-use axum::http::Uri;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse};
 
 use super::AppState;
@@ -25,12 +26,57 @@ pub async fn post_graphql(
     caller: Caller,
     req: GraphQLBatchRequest,
 ) -> GraphQLResponse {
-    let req = req.into_inner().data(caller);
+    let req = req.into_inner();
+    let max = app.idm.settings.graphql.max_batch;
+    if let BatchRequest::Batch(entries) = &req
+        && entries.len() > max
+    {
+        let msg = format!(
+            "A batch may hold at most {max} operations; this one holds {}.",
+            entries.len()
+        );
+        return GraphQLResponse::from(refuse(&msg));
+    }
+    let req = req.data(caller);
     let resp = match app.schema.execute_batch(req).await {
         BatchResponse::Single(r) => BatchResponse::Single(finish(r)),
         BatchResponse::Batch(rs) => BatchResponse::Batch(rs.into_iter().map(finish).collect()),
     };
     resp.into()
+}
+
+/// Only `application/json` POSTs reach the GraphQL engine: a form, multipart or
+/// text/plain post (what a cross-site page can send without a CORS preflight), or one
+/// without a Content-Type, is refused with 415.
+pub async fn require_json(req: Request, next: Next) -> axum::response::Response {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        return next.run(req).await;
+    }
+    let body = GraphQLResponse::from(refuse(
+        "Send GraphQL as a POST with Content-Type: application/json.",
+    ));
+    (StatusCode::UNSUPPORTED_MEDIA_TYPE, body).into_response()
+}
+
+/// GraphiQL loads its scripts and styles from unpkg; nothing else may run or frame it.
+fn graphiql_headers() -> [(HeaderName, &'static str); 4] {
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; style-src 'unsafe-inline' https://unpkg.com; \
+             font-src https://unpkg.com data:; img-src 'self' data: https://unpkg.com; connect-src 'self'; \
+             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ]
 }
 
 fn refuse(message: &str) -> Response {
@@ -61,7 +107,8 @@ pub async fn get_graphql(
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query=")));
     if !has_query {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        let page = Html(GraphiQLSource::build().endpoint("/graphql").finish());
+        return (graphiql_headers(), page).into_response();
     }
     let req = match async_graphql::http::parse_query_string(uri.query().unwrap_or("")) {
         Ok(r) => r,

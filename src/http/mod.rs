@@ -5,17 +5,17 @@ mod graphql;
 mod ops;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::{get, post};
+use axum::{Router, middleware};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::UserCaller;
 use crate::graphql::schema::AppSchema;
 use crate::idm::Idm;
-
-/// Largest request body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -41,17 +41,35 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    let settings = state.idm.settings.clone();
+    let post = post(graphql::post_graphql).route_layer(middleware::from_fn(graphql::require_json));
     Router::new()
-        .route(
-            "/graphql",
-            get(graphql::get_graphql).post(graphql::post_graphql),
-        )
+        .route("/graphql", get(graphql::get_graphql).merge(post))
         .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         // The GraphQL extractor streams the body, so axum's DefaultBodyLimit would not
         // bound it: this layer does, answering 413.
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(settings.graphql.max_body_bytes))
+        .layer(cors(&settings.cors_origins))
         .with_state(state)
+}
+
+/// CORS for the configured browser origins only. Credentials travel in headers, never
+/// cookies, so no `Access-Control-Allow-Credentials`.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+        ])
+        .max_age(Duration::from_secs(600))
 }

@@ -6,6 +6,7 @@ use super::api_keys::NewApiKey;
 use super::audit::{self, Event};
 use super::email_tokens::{self, Purpose};
 use super::error::{Error, Result, is_unique_violation};
+use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
 use super::two_factor::Challenge;
 use super::{ClientInfo, Idm};
@@ -107,6 +108,9 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<SignedUp> {
+        self.limits
+            .hit(Action::Signup, Subject::Ip(client.ip), now)
+            .await?;
         let email = Email::parse(new.email).map_err(Error::BadInput)?;
         let first_name = optional_text(new.first_name, "The first name", 128)?;
         let username = optional_text(new.username, "The username", 64)?;
@@ -177,6 +181,12 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<LoginStep> {
+        self.limits
+            .hit(Action::Login, Subject::Ip(client.ip), now)
+            .await?;
+        self.limits
+            .check(Action::Login, Subject::Account(email), now)
+            .await?;
         let found = self.find_user_by_email(email).await?;
         let checked = self
             .hasher
@@ -191,6 +201,11 @@ impl Idm {
                 self.metrics.login(LoginOutcome::Failed);
                 let uid = other.as_ref().map(|u| u.id.as_str());
                 audit::record(&self.db, Event::LoginFailed, uid, client, None, now).await;
+                // Failures count against the account (bounded: see rate_limit).
+                let _ = self
+                    .limits
+                    .hit(Action::Login, Subject::Account(email), now)
+                    .await;
                 return Err(Error::unauthenticated(INVALID_LOGIN));
             }
         };
@@ -224,15 +239,28 @@ impl Idm {
                 self.begin_second_factor(&user.id, now).await?,
             ));
         }
-        // One transaction: one commit for the session, its refresh token and the event.
-        let txn = self.db.begin().await?;
         let tokens = self
-            .start_session(&txn, &user, &["pwd"], client, now)
+            .complete_login(&user, &["pwd"], client, None, now)
             .await?;
-        audit::record(&txn, Event::LoginOk, Some(&user.id), client, None, now).await;
+        Ok(LoginStep::Tokens(tokens))
+    }
+
+    /// Opens the session of a completed login (password, or password and second factor):
+    /// one transaction, so one commit, for the session, its refresh token and the event.
+    pub(super) async fn complete_login(
+        &self,
+        user: &user::Model,
+        amr: &[&str],
+        client: &ClientInfo,
+        detail: Option<String>,
+        now: i64,
+    ) -> Result<Tokens> {
+        let txn = self.db.begin().await?;
+        let tokens = self.start_session(&txn, user, amr, client, now).await?;
+        audit::record(&txn, Event::LoginOk, Some(&user.id), client, detail, now).await;
         txn.commit().await?;
         self.metrics.login(LoginOutcome::Ok);
-        Ok(LoginStep::Tokens(tokens))
+        Ok(tokens)
     }
 
     /// Changes the password; every other session of the user is revoked.
@@ -314,6 +342,9 @@ impl Idm {
     }
 
     pub async fn request_email_verification(&self, user_id: &str, now: i64) -> Result<bool> {
+        self.limits
+            .hit(Action::Mail, Subject::Account(user_id), now)
+            .await?;
         let user = self.user(user_id).await?;
         let Some(email) = user.email else {
             return Err(Error::bad_input(
@@ -337,6 +368,9 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<bool> {
+        self.limits
+            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
+            .await?;
         let Some(user_id) =
             email_tokens::consume(&self.db, token, Purpose::VerifyEmail, now).await?
         else {
@@ -364,7 +398,18 @@ impl Idm {
 
     /// Always true: whether the address is known is not revealed, by answer or timing
     /// (the email is sent in the background).
-    pub async fn request_password_reset(&self, email: &str, now: i64) -> Result<bool> {
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        self.limits
+            .hit(Action::Mail, Subject::Ip(client.ip), now)
+            .await?;
+        self.limits
+            .hit(Action::Mail, Subject::Account(email), now)
+            .await?;
         let Some(user) = self.find_user_by_email(email).await? else {
             return Ok(true);
         };
@@ -379,7 +424,15 @@ impl Idm {
         Ok(true)
     }
 
-    pub async fn validate_password_reset_token(&self, token: &str, now: i64) -> Result<bool> {
+    pub async fn validate_password_reset_token(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        self.limits
+            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
+            .await?;
         Ok(
             email_tokens::peek(&self.db, token, Purpose::ResetPassword, now)
                 .await?
@@ -397,6 +450,9 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<bool> {
+        self.limits
+            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
+            .await?;
         let invalid = || {
             Error::bad_input(
                 "This password reset link is invalid, expired or already used; request a new one.",

@@ -11,6 +11,7 @@ pub mod error;
 pub mod key_verify;
 pub mod mail;
 pub mod passwords;
+pub mod rate_limit;
 pub mod sessions;
 pub mod tokens;
 pub mod two_factor;
@@ -43,6 +44,7 @@ pub struct Idm {
     pub sessions: sessions::SessionCache,
     pub key_cache: key_verify::KeyCache,
     pub users: users::UserCache,
+    pub limits: rate_limit::RateLimiter,
     pub metrics: Metrics,
 }
 

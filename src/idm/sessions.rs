@@ -18,6 +18,7 @@ use super::accounts::User;
 use super::audit::{self, Event};
 use super::crypto::{random_token, token_hash};
 use super::error::{Error, Result};
+use super::rate_limit::{Action, Subject};
 use super::tokens::TokenSubject;
 use super::{ClientInfo, Idm};
 use crate::entities::{refresh_token, session, user};
@@ -164,6 +165,9 @@ impl Idm {
     /// Exchanges a refresh token for a new pair. A token used before revokes its family.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, token: &str, client: &ClientInfo, now: i64) -> Result<Tokens> {
+        self.limits
+            .hit(Action::Refresh, Subject::Ip(client.ip), now)
+            .await?;
         let invalid =
             || Error::unauthenticated("This refresh token is invalid or expired; sign in again.");
         if token.len() > 256 {

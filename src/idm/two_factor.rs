@@ -10,14 +10,15 @@
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 use totp_rs::{Builder, Secret, Totp};
 
 use super::audit::{self, Event};
 use super::crypto::{random_token, token_hash};
 use super::error::{Error, Result};
+use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
 use super::{ClientInfo, Idm};
 use crate::entities::{mfa_challenge, recovery_code, two_factor, user};
@@ -207,15 +208,7 @@ impl Idm {
             .await?;
         self.store_recovery_codes(&txn, user_id, &codes, now)
             .await?;
-        self.update_user_on(
-            &txn,
-            user_id,
-            vec![(user::Column::TwoFactorEnabled, Expr::value(true))],
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        self.users.forget(user_id);
+        self.commit_two_factor_flag(txn, user_id, true, now).await?;
         self.revoke_sessions(user_id, None, Some(sid), now).await?;
         audit::record(
             &self.db,
@@ -227,6 +220,22 @@ impl Idm {
         )
         .await;
         Ok(codes)
+    }
+
+    /// Sets the user's 2FA flag as the last write of `txn` and commits it.
+    async fn commit_two_factor_flag(
+        &self,
+        txn: DatabaseTransaction,
+        user_id: &str,
+        on: bool,
+        now: i64,
+    ) -> Result<()> {
+        let flag = vec![(user::Column::TwoFactorEnabled, Expr::value(on))];
+        self.update_user_on(&txn, user_id, flag, now).await?;
+        txn.commit().await?;
+        // A read between the update and the commit may have cached the old row.
+        self.users.forget(user_id);
+        Ok(())
     }
 
     async fn store_recovery_codes<C: ConnectionTrait>(
@@ -356,15 +365,8 @@ impl Idm {
             .filter(mfa_challenge::Column::UserId.eq(user_id))
             .exec(&txn)
             .await?;
-        self.update_user_on(
-            &txn,
-            user_id,
-            vec![(user::Column::TwoFactorEnabled, Expr::value(false))],
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        self.users.forget(user_id);
+        self.commit_two_factor_flag(txn, user_id, false, now)
+            .await?;
         audit::record(
             &self.db,
             Event::TwoFactorDisabled,
@@ -423,6 +425,9 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<Tokens> {
+        self.limits
+            .hit(Action::SecondFactor, Subject::Ip(client.ip), now)
+            .await?;
         let none_pending = || {
             Error::unauthenticated(
                 "No sign-in of this user is waiting for a second factor (or it expired); log in with your password again.",
@@ -499,20 +504,8 @@ impl Idm {
             )
             .await;
         }
-        let txn = self.db.begin().await?;
-        let tokens = self.start_session(&txn, &user, amr, client, now).await?;
-        audit::record(
-            &txn,
-            Event::LoginOk,
-            Some(user_id),
-            client,
-            Some("second factor".into()),
-            now,
-        )
-        .await;
-        txn.commit().await?;
-        self.metrics.login(crate::metrics::LoginOutcome::Ok);
-        Ok(tokens)
+        self.complete_login(&user, amr, client, Some("second factor".into()), now)
+            .await
     }
 }
 

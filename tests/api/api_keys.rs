@@ -769,13 +769,7 @@ db_test!(key_events_are_audited, |app| {
     app.gql_as(&t.access, DELETE, json!({ "id": new_id }))
         .await
         .ok();
-    use latchkey::entities::audit_log;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let rows = audit_log::Entity::find()
-        .filter(audit_log::Column::UserId.eq(t.user_id.clone()))
-        .all(&app.state.idm.db)
-        .await
-        .unwrap();
+    let rows = app.audit_rows(&t.user_id).await;
     let events: Vec<&str> = rows.iter().map(|r| r.event.as_str()).collect();
     for e in [
         "api_key_created",

@@ -117,6 +117,16 @@ pub async fn spawn_app_with(
     settings.database_url = db_url.into();
     settings.mail.outbox_dir = dir.path().join("outbox");
     settings.service_token = SERVICE_TOKEN.into();
+    // Every test talks from 127.0.0.1: rate limits are off unless a test sets them
+    // (tests/api/limits.rs does). 0 turns a limit off.
+    settings.rate_limit = latchkey::config::RateLimitSettings {
+        login_per_minute: 0,
+        signup_per_hour: 0,
+        reset_per_hour: 0,
+        refresh_per_minute: 0,
+        token_checks_per_hour: 0,
+        ..Default::default()
+    };
     configure(&mut settings);
     let outbox = settings.mail.outbox_dir.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -248,6 +258,17 @@ impl TestApp {
             .set_role_by_email(email, latchkey::domain::Role::Admin, latchkey::idm::now())
             .await
             .expect("set role");
+    }
+
+    /// The audit log's rows about `user_id`.
+    pub async fn audit_rows(&self, user_id: &str) -> Vec<latchkey::entities::audit_log::Model> {
+        use latchkey::entities::audit_log;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        audit_log::Entity::find()
+            .filter(audit_log::Column::UserId.eq(user_id))
+            .all(&self.state.idm.db)
+            .await
+            .expect("audit log")
     }
 
     /// The bodies of the messages in the outbox, waiting up to 5 s for `n` of them.

@@ -112,7 +112,7 @@ db_test!(
 );
 
 db_test!(an_oversized_body_is_refused_with_413, |app| {
-    let big = "x".repeat(latchkey::http::MAX_BODY_BYTES + 10);
+    let big = "x".repeat(latchkey::config::GraphqlSettings::default().max_body_bytes + 10);
     let r = app
         .post(json!({ "query": format!("{{ __typename }} # {big}") }), &[])
         .await;
@@ -154,12 +154,7 @@ db_test!(security_events_are_audited, |app| {
     app.gql_as(&t.access, "mutation { logout }", json!({}))
         .await
         .ok();
-    use latchkey::entities::audit_log;
-    let rows = audit_log::Entity::find()
-        .filter(audit_log::Column::UserId.eq(t.user_id.clone()))
-        .all(&app.state.idm.db)
-        .await
-        .unwrap();
+    let rows = app.audit_rows(&t.user_id).await;
     let events: Vec<&str> = rows.iter().map(|r| r.event.as_str()).collect();
     for e in ["signup", "login_failed", "login_ok", "session_revoked"] {
         assert!(events.contains(&e), "{e} not in {events:?}");

@@ -8,6 +8,7 @@ mod api_keys;
 mod directives;
 mod email;
 mod http;
+mod limits;
 mod sessions;
 mod tokens;
 mod two_factor;

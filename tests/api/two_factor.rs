@@ -367,13 +367,7 @@ db_test!(two_factor_events_are_audited, |app| {
     app.gql_as(&t.access, DISABLE, json!({ "t": codes[1] }))
         .await
         .ok();
-    use latchkey::entities::audit_log;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let rows = audit_log::Entity::find()
-        .filter(audit_log::Column::UserId.eq(t.user_id.clone()))
-        .all(&app.state.idm.db)
-        .await
-        .unwrap();
+    let rows = app.audit_rows(&t.user_id).await;
     let events: Vec<&str> = rows.iter().map(|r| r.event.as_str()).collect();
     for e in [
         "two_factor_enabled",
