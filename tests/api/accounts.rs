@@ -48,11 +48,11 @@ db_test!(
 );
 
 db_test!(
-    racing_signups_of_one_email_make_exactly_one_account,
+    two_hundred_racing_signups_of_one_email_make_exactly_one_account,
     |app| {
         let app = std::sync::Arc::new(app);
         let mut tasks = Vec::new();
-        for _ in 0..12 {
+        for _ in 0..200 {
             let app = app.clone();
             tasks.push(tokio::spawn(async move {
                 app.gql(SIGNUP, json!({ "e": "race@example.com", "p": PASSWORD }))

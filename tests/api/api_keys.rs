@@ -493,12 +493,12 @@ db_test!(
     }
 );
 
-db_test!(racing_rotations_of_one_key_have_one_winner, |app| {
+db_test!(fifty_racing_rotations_of_one_key_have_one_winner, |app| {
     let t = app.signup("racerot@example.com").await;
     let (id, _, _) = create(&app, &t.access, json!({ "name": "race" })).await;
     let app = std::sync::Arc::new(app);
     let mut tasks = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..50 {
         let (app, token, id) = (app.clone(), t.access.clone(), id.clone());
         tasks.push(tokio::spawn(async move {
             app.gql_as(&token, ROTATE, json!({ "id": id })).await

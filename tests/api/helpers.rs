@@ -128,6 +128,10 @@ pub async fn spawn_app_with(
         ..Default::default()
     };
     configure(&mut settings);
+    Some(start(settings, dir, guard).await)
+}
+
+async fn start(settings: Settings, dir: tempfile::TempDir, guard: Option<PgGuard>) -> TestApp {
     let outbox = settings.mail.outbox_dir.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -135,14 +139,23 @@ pub async fn spawn_app_with(
     let addr = listener.local_addr().expect("addr");
     let state = latchkey::startup::build(settings).await.expect("build app");
     tokio::spawn(latchkey::startup::run(state.clone(), listener));
-    Some(TestApp {
+    TestApp {
         url: format!("http://{addr}"),
         client: reqwest::Client::new(),
         state,
         outbox,
         _dir: dir,
         _db: guard,
-    })
+    }
+}
+
+impl TestApp {
+    /// A second instance of the server on the same database (and the same settings):
+    /// what a deployment with several instances behind a load balancer runs.
+    pub async fn sibling(&self) -> TestApp {
+        let settings = (*self.state.idm.settings).clone();
+        start(settings, tempfile::tempdir().expect("tempdir"), None).await
+    }
 }
 
 /// One GraphQL answer: `data` and `errors` as JSON.

@@ -8,6 +8,8 @@ mod api_keys;
 mod directives;
 mod email;
 mod http;
+mod instances;
+mod lifecycle;
 mod limits;
 mod sessions;
 mod tokens;
