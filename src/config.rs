@@ -281,8 +281,12 @@ impl Default for RateLimitSettings {
     }
 }
 
-/// Environment variables under our prefix that are not settings.
-const NOT_SETTINGS: &[&str] = &["test_postgres_url", "log"];
+/// Environment variables under our prefix that are not settings: `LATCHKEY_LOG`, and
+/// the test suite's `LATCHKEY_TEST_*`.
+fn is_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key != "log" && !key.starts_with("test_")
+}
 
 impl Settings {
     /// Loads `file` (or `latchkey.toml` when present) and the `LATCHKEY_` environment.
@@ -298,7 +302,9 @@ impl Settings {
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None => figment = figment.merge(Toml::file("latchkey.toml")),
         }
-        let env = Env::prefixed("LATCHKEY_").split("__").ignore(NOT_SETTINGS);
+        let env = Env::prefixed("LATCHKEY_")
+            .filter(|k| is_setting(k.as_str()))
+            .split("__");
         Self::from_figment(figment.merge(env))
     }
 
@@ -510,6 +516,14 @@ mod tests {
         )))
         .expect("settings");
         assert_eq!(s.oauth.redirect_uris, vec!["https://a/cb", "https://b/cb"]);
+    }
+
+    #[test]
+    fn the_test_suites_variables_are_not_settings() {
+        assert!(!is_setting("TEST_POSTGRES_URL"));
+        assert!(!is_setting("test_redis_url"));
+        assert!(!is_setting("LOG"));
+        assert!(is_setting("MAIL__SMTP_URL"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub struct TestApp {
     pub state: AppState,
     pub outbox: PathBuf,
     _dir: tempfile::TempDir,
-    _db: Option<PgGuard>,
+    db: Option<PgGuard>,
 }
 
 /// Drops the per-test PostgreSQL database when the test ends.
@@ -145,11 +145,18 @@ async fn start(settings: Settings, dir: tempfile::TempDir, guard: Option<PgGuard
         state,
         outbox,
         _dir: dir,
-        _db: guard,
+        db: guard,
     }
 }
 
 impl TestApp {
+    /// On PostgreSQL: (admin URL, this test's database name).
+    pub fn postgres(&self) -> Option<(&str, &str)> {
+        self.db
+            .as_ref()
+            .map(|g| (g.admin_url.as_str(), g.name.as_str()))
+    }
+
     /// A second instance of the server on the same database (and the same settings):
     /// what a deployment with several instances behind a load balancer runs.
     pub async fn sibling(&self) -> TestApp {
@@ -284,9 +291,9 @@ impl TestApp {
             .expect("audit log")
     }
 
-    /// The bodies of the messages in the outbox, waiting up to 5 s for `n` of them.
+    /// The bodies of the messages in the outbox, waiting up to 15 s for `n` of them.
     pub async fn outbox_messages(&self, n: usize) -> Vec<String> {
-        for _ in 0..100 {
+        for _ in 0..300 {
             let mut found = Vec::new();
             if let Ok(entries) = std::fs::read_dir(&self.outbox) {
                 let mut paths: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
@@ -358,7 +365,7 @@ impl SmtpSink {
     }
 
     pub async fn wait_for(&self, n: usize) -> Vec<String> {
-        for _ in 0..100 {
+        for _ in 0..300 {
             let got = self.messages.lock().map(|m| m.clone()).unwrap_or_default();
             if got.len() >= n {
                 return got;

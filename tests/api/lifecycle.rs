@@ -28,7 +28,8 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
         .unwrap();
     let client = reqwest::Client::new();
     let mut ready = false;
-    for _ in 0..100 {
+    // Up to a minute: the whole suite may be loading both cores.
+    for _ in 0..600 {
         if client
             .get(format!("{url}/readyz"))
             .send()

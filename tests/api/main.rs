@@ -7,6 +7,7 @@ mod admin;
 mod api_keys;
 mod directives;
 mod email;
+mod faults;
 mod http;
 mod instances;
 mod lifecycle;

@@ -1,0 +1,126 @@
+//! Faults: the database going away and coming back, and a database that refuses
+//! writes. Simulated per test on PostgreSQL (the test's own database stops accepting
+//! connections, or becomes read-only), so that other tests are not disturbed.
+use std::time::{Duration, Instant};
+
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app_with};
+
+async fn admin_exec(app: &TestApp, sql: &str) {
+    let (admin, _) = app.postgres().expect("postgres");
+    let db = sea_orm::Database::connect(admin)
+        .await
+        .expect("admin connection");
+    db.execute_unprepared(sql).await.expect(sql);
+    let _ = db.close().await;
+}
+
+async fn kick_connections(app: &TestApp) {
+    let (_, name) = app.postgres().expect("postgres");
+    admin_exec(app, &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()")).await;
+}
+
+async fn ready_status(app: &TestApp) -> u16 {
+    app.client
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+async fn wait_ready(app: &TestApp, want: u16) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while ready_status(app).await != want {
+        assert!(Instant::now() < end, "/readyz never answered {want}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_going_away_is_reported_and_survived_without_a_restart() {
+    let Some(app) = spawn_app_with(Backend::Postgres, |_| {}).await else {
+        eprintln!("skipped: LATCHKEY_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    app.signup("outage@example.com").await;
+    let (_, name) = app.postgres().unwrap();
+    let name = name.to_owned();
+    admin_exec(
+        &app,
+        &format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"),
+    )
+    .await;
+    kick_connections(&app).await;
+    wait_ready(&app, 503).await;
+    // Requests fail cleanly: a code, no detail, no panic.
+    let r = app.login("outage@example.com", PASSWORD).await;
+    r.expect_code("INTERNAL_SERVER_ERROR");
+    assert_eq!(r.message(), "Internal server error");
+    let text = r.0.to_string().to_lowercase();
+    for leak in ["sqlx", "postgres", "connection", "pool"] {
+        assert!(!text.contains(leak), "{leak} leaked: {text}");
+    }
+    assert_eq!(
+        app.client
+            .get(format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // It comes back, and the server recovers by itself.
+    admin_exec(
+        &app,
+        &format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"),
+    )
+    .await;
+    wait_ready(&app, 200).await;
+    app.login_tokens("outage@example.com", PASSWORD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_database_gives_errors_and_never_half_an_account() {
+    let Some(app) = spawn_app_with(Backend::Postgres, |_| {}).await else {
+        eprintln!("skipped: LATCHKEY_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let t = app.signup("before@example.com").await;
+    let (_, name) = app.postgres().unwrap();
+    let name = name.to_owned();
+    admin_exec(
+        &app,
+        &format!("ALTER DATABASE \"{name}\" SET default_transaction_read_only = on"),
+    )
+    .await;
+    kick_connections(&app).await;
+    let r = app.gql("mutation { signup(email: \"during@example.com\", password: \"correct-Horse-battery-9\") { tenantId } }", json!({})).await;
+    r.expect_code("INTERNAL_SERVER_ERROR");
+    assert_eq!(r.message(), "Internal server error");
+    // Reads still work.
+    app.me(&t.access).await.ok();
+    admin_exec(
+        &app,
+        &format!("ALTER DATABASE \"{name}\" SET default_transaction_read_only = off"),
+    )
+    .await;
+    kick_connections(&app).await;
+    // Nothing of the failed signup was kept: the address is free.
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app.gql("mutation { signup(email: \"during@example.com\", password: \"correct-Horse-battery-9\") { tenantId } }", json!({})).await;
+        if r.code().is_none() {
+            break;
+        }
+        assert_ne!(
+            r.code(),
+            Some("CONFLICT"),
+            "a half-written account was left behind"
+        );
+        assert!(Instant::now() < end, "writes never came back: {:?}", r.0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
