@@ -95,7 +95,8 @@ fn start_server(args: &Args, db_url: &str, dir: &std::path::Path) -> anyhow::Res
         "release"
     };
     if !args.debug_server {
-        let status = Command::new(env!("CARGO"))
+        // `cargo` from PATH (rustup's proxy picks the toolchain), as a person would run it.
+        let status = Command::new("cargo")
             .args(["build", "--release", "--bin", "latchkey"])
             .current_dir(&root)
             .status()?;

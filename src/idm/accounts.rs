@@ -1,4 +1,4 @@
-//! Accounts: signup, login, passwords, email verification and password reset.
+//! Accounts: signup, login and passwords. (The emailed links are in `email_links`.)
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
@@ -6,9 +6,9 @@ use super::api_keys::NewApiKey;
 use super::audit::{self, Event};
 use super::email_tokens::{self, Purpose};
 use super::error::{Error, Result, is_unique_violation};
+use super::mfa_login::Challenge;
 use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
-use super::two_factor::Challenge;
 use super::{ClientInfo, Idm};
 use crate::domain::{Email, Password, Role, TenantId};
 use crate::entities::{tenant, user};
@@ -89,7 +89,11 @@ fn optional_text(value: Option<&str>, what: &str, max: usize) -> Result<Option<S
     Ok(Some(v.to_owned()))
 }
 
-fn parse_password(raw: &str, email: Option<&str>, extra: &[Option<&str>]) -> Result<Password> {
+pub(super) fn parse_password(
+    raw: &str,
+    email: Option<&str>,
+    extra: &[Option<&str>],
+) -> Result<Password> {
     let mut context: Vec<&str> = extra.iter().flatten().copied().collect();
     if let Some(email) = email {
         context.push(email);
@@ -310,7 +314,7 @@ impl Idm {
         Ok(true)
     }
 
-    async fn set_password(
+    pub(super) async fn set_password(
         &self,
         user_id: &str,
         password: Password,
@@ -339,151 +343,5 @@ impl Idm {
         )
         .await?;
         self.user(user_id).await
-    }
-
-    pub async fn request_email_verification(&self, user_id: &str, now: i64) -> Result<bool> {
-        self.limits
-            .hit(Action::Mail, Subject::Account(user_id), now)
-            .await?;
-        let user = self.user(user_id).await?;
-        let Some(email) = user.email else {
-            return Err(Error::bad_input(
-                "This account has no email address to verify.",
-            ));
-        };
-        if user.email_verified {
-            return Err(Error::bad_input("Your email address is already verified."));
-        }
-        let token = email_tokens::issue(&self.db, user_id, Purpose::VerifyEmail, now).await?;
-        let mailer = self.mailer.clone();
-        self.mailer.spawn("verification", async move {
-            mailer.send_verification(&email, &token).await
-        });
-        Ok(true)
-    }
-
-    pub async fn confirm_email_verification(
-        &self,
-        token: &str,
-        client: &ClientInfo,
-        now: i64,
-    ) -> Result<bool> {
-        self.limits
-            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
-            .await?;
-        let Some(user_id) =
-            email_tokens::consume(&self.db, token, Purpose::VerifyEmail, now).await?
-        else {
-            return Err(Error::bad_input(
-                "This verification link is invalid, expired or already used; request a new one.",
-            ));
-        };
-        self.update_user(
-            &user_id,
-            vec![(user::Column::EmailVerified, Expr::value(true))],
-            now,
-        )
-        .await?;
-        audit::record(
-            &self.db,
-            Event::EmailVerified,
-            Some(&user_id),
-            client,
-            None,
-            now,
-        )
-        .await;
-        Ok(true)
-    }
-
-    /// Always true: whether the address is known is not revealed, by answer or timing
-    /// (the email is sent in the background).
-    pub async fn request_password_reset(
-        &self,
-        email: &str,
-        client: &ClientInfo,
-        now: i64,
-    ) -> Result<bool> {
-        self.limits
-            .hit(Action::Mail, Subject::Ip(client.ip), now)
-            .await?;
-        self.limits
-            .hit(Action::Mail, Subject::Account(email), now)
-            .await?;
-        let Some(user) = self.find_user_by_email(email).await? else {
-            return Ok(true);
-        };
-        let Some(address) = user.email.clone().filter(|_| user.is_active) else {
-            return Ok(true);
-        };
-        let token = email_tokens::issue(&self.db, &user.id, Purpose::ResetPassword, now).await?;
-        let mailer = self.mailer.clone();
-        self.mailer.spawn("password reset", async move {
-            mailer.send_reset(&address, &token).await
-        });
-        Ok(true)
-    }
-
-    pub async fn validate_password_reset_token(
-        &self,
-        token: &str,
-        client: &ClientInfo,
-        now: i64,
-    ) -> Result<bool> {
-        self.limits
-            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
-            .await?;
-        Ok(
-            email_tokens::peek(&self.db, token, Purpose::ResetPassword, now)
-                .await?
-                .is_some(),
-        )
-    }
-
-    /// Sets a new password from a reset link; the link proves control of the address,
-    /// so the email becomes verified. Every session of the user is revoked.
-    #[tracing::instrument(skip_all)]
-    pub async fn confirm_password_reset(
-        &self,
-        token: &str,
-        new: &str,
-        client: &ClientInfo,
-        now: i64,
-    ) -> Result<bool> {
-        self.limits
-            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
-            .await?;
-        let invalid = || {
-            Error::bad_input(
-                "This password reset link is invalid, expired or already used; request a new one.",
-            )
-        };
-        let user_id = email_tokens::peek(&self.db, token, Purpose::ResetPassword, now)
-            .await?
-            .ok_or_else(invalid)?;
-        let user = self.find_user(&user_id).await?.ok_or_else(invalid)?;
-        let password = parse_password(
-            new,
-            user.email.as_deref(),
-            &[user.first_name.as_deref(), user.username.as_deref()],
-        )?;
-        if email_tokens::consume(&self.db, token, Purpose::ResetPassword, now)
-            .await?
-            .is_none()
-        {
-            return Err(invalid());
-        }
-        self.set_password(&user_id, password, true, now).await?;
-        self.revoke_sessions(&user_id, None, None, now).await?;
-        audit::record(
-            &self.db,
-            Event::PasswordReset,
-            Some(&user_id),
-            client,
-            None,
-            now,
-        )
-        .await;
-        Ok(true)
     }
 }

@@ -3,13 +3,16 @@
 //! or `Error`. Nothing here knows about HTTP or GraphQL.
 pub mod accounts;
 pub mod admin;
+pub mod api_key_changes;
 pub mod api_keys;
 pub mod audit;
 pub mod crypto;
+pub mod email_links;
 pub mod email_tokens;
 pub mod error;
 pub mod key_verify;
 pub mod mail;
+pub mod mfa_login;
 pub mod passwords;
 pub mod rate_limit;
 pub mod sessions;

@@ -1,0 +1,193 @@
+//! Changing a key's life: rotation (with a grace period), revocation, deletion, and
+//! short-lived keys for the deployment's internal services.
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+use super::api_keys::{ApiKey, KeySpec, MAX_GRACE_SECS, NewApiKey, TEMPORARY_TTL, check_scopes};
+use super::audit::{self, Event};
+use super::error::{Error, Result};
+use super::{ClientInfo, Idm};
+use crate::domain::{Environment, IpAllowlist, Scope};
+use crate::entities::api_key::{self, Column};
+
+impl Idm {
+    /// A new secret with the same settings. The old key stops at once, or when the
+    /// grace period ends. Of two racing rotations one wins; the other is a CONFLICT.
+    #[tracing::instrument(skip_all)]
+    pub async fn rotate_api_key(
+        &self,
+        user_id: &str,
+        id: &str,
+        grace_secs: i64,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<NewApiKey> {
+        if !(0..=MAX_GRACE_SECS).contains(&grace_secs) {
+            return Err(Error::bad_input(format!(
+                "gracePeriodSeconds must be between 0 and {MAX_GRACE_SECS} (7 days)."
+            )));
+        }
+        let old = self.owned_key(&self.db, user_id, id).await?;
+        if old.replaced_by.is_some() {
+            return Err(Error::Conflict(
+                "This key was already rotated; rotate its replacement.".into(),
+            ));
+        }
+        if old.revoked_at.is_some() || old.expires_at.is_some_and(|t| t <= now) {
+            return Err(Error::bad_input("Only an active key can be rotated."));
+        }
+        let spec = KeySpec {
+            name: old.name.clone(),
+            scopes: Scope::parse_list(&old.scopes),
+            environment: old.environment.parse().unwrap_or(Environment::Live),
+            expires_at: old.expires_at,
+            ips: Vec::new(),
+        };
+        let ips = IpAllowlist::from_stored(&old.ips);
+        let txn = self.db.begin().await?;
+        let new = self
+            .insert_key(
+                &txn,
+                (&old.user_id, &old.tenant_id),
+                &spec,
+                &ips,
+                old.temporary,
+                now,
+            )
+            .await?;
+        let claimed = api_key::Entity::update_many()
+            .col_expr(Column::ReplacedBy, Expr::value(new.key.id.clone()))
+            .col_expr(Column::RevokedAt, Expr::value(now + grace_secs))
+            .filter(Column::Id.eq(old.id.clone()))
+            .filter(Column::ReplacedBy.is_null())
+            .filter(Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if claimed.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(Error::Conflict(
+                "This key was rotated by another request.".into(),
+            ));
+        }
+        txn.commit().await?;
+        self.key_cache.invalidate(Some(&old.key_hash), None);
+        audit::record(
+            &self.db,
+            Event::ApiKeyRotated,
+            Some(user_id),
+            client,
+            Some(format!(
+                "{} -> {} (grace {grace_secs}s)",
+                old.id, new.key.id
+            )),
+            now,
+        )
+        .await;
+        Ok(new)
+    }
+
+    pub async fn revoke_api_key(
+        &self,
+        user_id: &str,
+        id: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<ApiKey> {
+        let m = self.owned_key(&self.db, user_id, id).await?;
+        if m.revoked_at.is_none_or(|t| t > now) {
+            api_key::Entity::update_many()
+                .col_expr(Column::RevokedAt, Expr::value(now))
+                .filter(Column::Id.eq(m.id.clone()))
+                .exec(&self.db)
+                .await?;
+            audit::record(
+                &self.db,
+                Event::ApiKeyRevoked,
+                Some(user_id),
+                client,
+                Some(m.id.clone()),
+                now,
+            )
+            .await;
+        }
+        self.key_cache.invalidate(Some(&m.key_hash), None);
+        self.get_api_key(user_id, id, now).await
+    }
+
+    /// Revokes and hides the key: it is gone from listings and lookups.
+    pub async fn delete_api_key(
+        &self,
+        user_id: &str,
+        id: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        let m = self.owned_key(&self.db, user_id, id).await?;
+        let revoked_at = m.revoked_at.filter(|t| *t <= now).unwrap_or(now);
+        api_key::Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(revoked_at))
+            .col_expr(Column::DeletedAt, Expr::value(now))
+            .filter(Column::Id.eq(m.id.clone()))
+            .exec(&self.db)
+            .await?;
+        self.key_cache.invalidate(Some(&m.key_hash), None);
+        audit::record(
+            &self.db,
+            Event::ApiKeyDeleted,
+            Some(user_id),
+            client,
+            Some(m.id),
+            now,
+        )
+        .await;
+        Ok(true)
+    }
+
+    /// A short-lived key for `user_id`, for the deployment's internal services.
+    pub async fn create_temporary_key(
+        &self,
+        user_id: &str,
+        ttl_secs: i64,
+        scopes: Vec<Scope>,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<NewApiKey> {
+        if !TEMPORARY_TTL.contains(&ttl_secs) {
+            return Err(Error::bad_input(
+                "ttlSeconds must be between 60 and 86400 (24 hours).",
+            ));
+        }
+        check_scopes(&scopes)?;
+        let user = self.user(user_id).await?;
+        if !user.is_active {
+            return Err(Error::bad_input("This user is deactivated."));
+        }
+        let spec = KeySpec {
+            name: "Temporary key".into(),
+            scopes,
+            environment: Environment::Live,
+            expires_at: Some(now + ttl_secs),
+            ips: Vec::new(),
+        };
+        let new = self
+            .insert_key(
+                &self.db,
+                (&user.id, &user.tenant_id),
+                &spec,
+                &IpAllowlist::default(),
+                true,
+                now,
+            )
+            .await?;
+        audit::record(
+            &self.db,
+            Event::ApiKeyCreated,
+            Some(user_id),
+            client,
+            Some(format!("{} (temporary, {ttl_secs}s)", new.key.id)),
+            now,
+        )
+        .await;
+        Ok(new)
+    }
+}

@@ -1,0 +1,158 @@
+//! The flows behind the emailed links: email verification and password reset.
+use sea_orm::sea_query::Expr;
+
+use super::accounts::parse_password;
+use super::audit::{self, Event};
+use super::email_tokens::{self, Purpose};
+use super::error::{Error, Result};
+use super::rate_limit::{Action, Subject};
+use super::{ClientInfo, Idm};
+use crate::entities::user;
+
+impl Idm {
+    pub async fn request_email_verification(&self, user_id: &str, now: i64) -> Result<bool> {
+        self.limits
+            .hit(Action::Mail, Subject::Account(user_id), now)
+            .await?;
+        let user = self.user(user_id).await?;
+        let Some(email) = user.email else {
+            return Err(Error::bad_input(
+                "This account has no email address to verify.",
+            ));
+        };
+        if user.email_verified {
+            return Err(Error::bad_input("Your email address is already verified."));
+        }
+        let token = email_tokens::issue(&self.db, user_id, Purpose::VerifyEmail, now).await?;
+        let mailer = self.mailer.clone();
+        self.mailer.spawn("verification", async move {
+            mailer.send_verification(&email, &token).await
+        });
+        Ok(true)
+    }
+
+    pub async fn confirm_email_verification(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        self.limits
+            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
+            .await?;
+        let Some(user_id) =
+            email_tokens::consume(&self.db, token, Purpose::VerifyEmail, now).await?
+        else {
+            return Err(Error::bad_input(
+                "This verification link is invalid, expired or already used; request a new one.",
+            ));
+        };
+        self.update_user(
+            &user_id,
+            vec![(user::Column::EmailVerified, Expr::value(true))],
+            now,
+        )
+        .await?;
+        audit::record(
+            &self.db,
+            Event::EmailVerified,
+            Some(&user_id),
+            client,
+            None,
+            now,
+        )
+        .await;
+        Ok(true)
+    }
+
+    /// Always true: whether the address is known is not revealed, by answer or timing
+    /// (the email is sent in the background).
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        self.limits
+            .hit(Action::Mail, Subject::Ip(client.ip), now)
+            .await?;
+        self.limits
+            .hit(Action::Mail, Subject::Account(email), now)
+            .await?;
+        let Some(user) = self.find_user_by_email(email).await? else {
+            return Ok(true);
+        };
+        let Some(address) = user.email.clone().filter(|_| user.is_active) else {
+            return Ok(true);
+        };
+        let token = email_tokens::issue(&self.db, &user.id, Purpose::ResetPassword, now).await?;
+        let mailer = self.mailer.clone();
+        self.mailer.spawn("password reset", async move {
+            mailer.send_reset(&address, &token).await
+        });
+        Ok(true)
+    }
+
+    pub async fn validate_password_reset_token(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        self.limits
+            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
+            .await?;
+        Ok(
+            email_tokens::peek(&self.db, token, Purpose::ResetPassword, now)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Sets a new password from a reset link; the link proves control of the address,
+    /// so the email becomes verified. Every session of the user is revoked.
+    #[tracing::instrument(skip_all)]
+    pub async fn confirm_password_reset(
+        &self,
+        token: &str,
+        new: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        self.limits
+            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
+            .await?;
+        let invalid = || {
+            Error::bad_input(
+                "This password reset link is invalid, expired or already used; request a new one.",
+            )
+        };
+        let user_id = email_tokens::peek(&self.db, token, Purpose::ResetPassword, now)
+            .await?
+            .ok_or_else(invalid)?;
+        let user = self.find_user(&user_id).await?.ok_or_else(invalid)?;
+        let password = parse_password(
+            new,
+            user.email.as_deref(),
+            &[user.first_name.as_deref(), user.username.as_deref()],
+        )?;
+        if email_tokens::consume(&self.db, token, Purpose::ResetPassword, now)
+            .await?
+            .is_none()
+        {
+            return Err(invalid());
+        }
+        self.set_password(&user_id, password, true, now).await?;
+        self.revoke_sessions(&user_id, None, None, now).await?;
+        audit::record(
+            &self.db,
+            Event::PasswordReset,
+            Some(&user_id),
+            client,
+            None,
+            now,
+        )
+        .await;
+        Ok(true)
+    }
+}
