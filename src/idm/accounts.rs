@@ -166,10 +166,8 @@ impl Idm {
         let api_key = self.signup_key(&txn, &user.id, &tenant_id, now).await?;
         txn.commit().await?;
         audit::record(&self.db, Event::Signup, Some(&user.id), client, None, now).await;
-        let (mailer, to) = (self.mailer.clone(), email.as_str().to_owned());
-        self.mailer.spawn("verification", async move {
-            mailer.send_verification(&to, &verify).await
-        });
+        self.mailer
+            .send_link_later(Purpose::VerifyEmail, email.as_str().to_owned(), verify);
         Ok(SignedUp {
             tokens,
             tenant_id,

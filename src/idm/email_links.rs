@@ -24,10 +24,8 @@ impl Idm {
             return Err(Error::bad_input("Your email address is already verified."));
         }
         let token = email_tokens::issue(&self.db, user_id, Purpose::VerifyEmail, now).await?;
-        let mailer = self.mailer.clone();
-        self.mailer.spawn("verification", async move {
-            mailer.send_verification(&email, &token).await
-        });
+        self.mailer
+            .send_link_later(Purpose::VerifyEmail, email, token);
         Ok(true)
     }
 
@@ -86,10 +84,8 @@ impl Idm {
             return Ok(true);
         };
         let token = email_tokens::issue(&self.db, &user.id, Purpose::ResetPassword, now).await?;
-        let mailer = self.mailer.clone();
-        self.mailer.spawn("password reset", async move {
-            mailer.send_reset(&address, &token).await
-        });
+        self.mailer
+            .send_link_later(Purpose::ResetPassword, address, token);
         Ok(true)
     }
 

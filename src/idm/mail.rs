@@ -6,6 +6,7 @@ use lettre::message::{Mailbox, Message, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 
+use super::email_tokens::Purpose;
 use crate::config::Settings;
 
 #[derive(Clone)]
@@ -97,15 +98,18 @@ impl Mailer {
         Ok(())
     }
 
-    /// Sends in the background: the request's answer and its timing do not depend on
-    /// the mail server (which would reveal whether an address is known).
-    pub fn spawn<F>(&self, what: &'static str, fut: F)
-    where
-        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-    {
+    /// Sends the email that carries a one-time link, in the background: the request's
+    /// answer and its timing do not depend on the mail server (which would reveal
+    /// whether an address is known).
+    pub fn send_link_later(&self, purpose: Purpose, to: String, token: String) {
+        let mailer = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = fut.await {
-                tracing::error!(error = %e, what, "sending email");
+            let sent = match purpose {
+                Purpose::VerifyEmail => mailer.send_verification(&to, &token).await,
+                Purpose::ResetPassword => mailer.send_reset(&to, &token).await,
+            };
+            if let Err(e) = sent {
+                tracing::error!(error = %e, ?purpose, "sending email");
             }
         });
     }
