@@ -5,6 +5,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod api_keys;
+mod cli;
 mod directives;
 mod email;
 mod faults;
