@@ -228,7 +228,7 @@ db_test!(
             )
             .await;
         r.expect_code("BAD_USER_INPUT");
-        let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(5)).to_rfc3339();
         let (id, key, _) = create(
             &app,
             &t.access,
@@ -236,7 +236,7 @@ db_test!(
         )
         .await;
         me_by_key(&app, &key).await.ok();
-        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(6100)).await;
         me_by_key(&app, &key).await.expect_code("UNAUTHENTICATED");
         let r = app.gql_as(&t.access, GET, json!({ "id": id })).await;
         assert_eq!(r.ok()["apiKey"]["status"], "EXPIRED");
