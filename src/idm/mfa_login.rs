@@ -6,7 +6,6 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use super::audit::{self, Event};
 use super::crypto::{random_token, token_hash};
 use super::error::{Error, Result};
 use super::rate_limit::{Action, Subject};
@@ -91,16 +90,7 @@ impl Idm {
         if slot.rows_affected != 1 {
             return Err(Error::RateLimited { retry_after: 0 });
         }
-        let Some(factor) = self.check_second_factor(user_id, code, now).await? else {
-            audit::record(
-                &self.db,
-                Event::SecondFactorFailed,
-                Some(user_id),
-                client,
-                None,
-                now,
-            )
-            .await;
+        let Some(factor) = self.check_second_factor(user_id, code, client, now).await? else {
             return Err(Error::unauthenticated("That code is not valid."));
         };
         let done = mfa_challenge::Entity::update_many()
@@ -122,17 +112,6 @@ impl Idm {
             Factor::Totp => &["pwd", "otp", "mfa"],
             Factor::RecoveryCode => &["pwd", "rc", "mfa"],
         };
-        if factor == Factor::RecoveryCode {
-            audit::record(
-                &self.db,
-                Event::RecoveryCodeUsed,
-                Some(user_id),
-                client,
-                None,
-                now,
-            )
-            .await;
-        }
         self.complete_login(&user, amr, client, Some("second factor".into()), now)
             .await
     }

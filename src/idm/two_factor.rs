@@ -247,7 +247,28 @@ impl Idm {
 
     /// Checks a second factor of a user with 2FA on and uses it up: a TOTP code's step
     /// can never be accepted again, a recovery code works once.
+    /// `use_second_factor`, with its outcome audited: a recovery code used, or a failed
+    /// second factor.
     pub async fn check_second_factor(
+        &self,
+        user_id: &str,
+        code: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Option<Factor>> {
+        let factor = self.use_second_factor(user_id, code, now).await?;
+        let event = match factor {
+            Some(Factor::Totp) => None,
+            Some(Factor::RecoveryCode) => Some(Event::RecoveryCodeUsed),
+            None => Some(Event::SecondFactorFailed),
+        };
+        if let Some(event) = event {
+            audit::record(&self.db, event, Some(user_id), client, None, now).await;
+        }
+        Ok(factor)
+    }
+
+    async fn use_second_factor(
         &self,
         user_id: &str,
         code: &str,
@@ -298,36 +319,13 @@ impl Idm {
         if !self.user(user_id).await?.two_factor_enabled {
             return Err(Error::bad_input("Two-factor authentication is not on."));
         }
-        match self.check_second_factor(user_id, code, now).await? {
-            Some(f) => {
-                if f == Factor::RecoveryCode {
-                    audit::record(
-                        &self.db,
-                        Event::RecoveryCodeUsed,
-                        Some(user_id),
-                        client,
-                        None,
-                        now,
-                    )
-                    .await;
-                }
-                Ok(f)
-            }
-            None => {
-                audit::record(
-                    &self.db,
-                    Event::SecondFactorFailed,
-                    Some(user_id),
-                    client,
-                    None,
-                    now,
-                )
-                .await;
-                Err(Error::bad_input(
+        self.check_second_factor(user_id, code, client, now)
+            .await?
+            .ok_or_else(|| {
+                Error::bad_input(
                     "That code is not valid; enter a current code or an unused recovery code.",
-                ))
-            }
-        }
+                )
+            })
     }
 
     pub async fn disable_2fa(
