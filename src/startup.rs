@@ -56,6 +56,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
+    // Read once: it guards the schema and names the operations' metric series.
+    let policy = Arc::new(schema::policy().map_err(|e| anyhow::anyhow!(e))?);
     let idm = Arc::new(Idm {
         hasher: passwords::Hasher::new(cores)?,
         mailer: mail::Mailer::new(&settings)?,
@@ -69,8 +71,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         .await?,
         metrics: {
             let mut m = Metrics::new()?;
-            let policy = crate::graphql::directives::AuthPolicy::from_sdl(&schema::sdl())
-                .map_err(|e| anyhow::anyhow!(e))?;
             m.prepare(policy.fields().map(|(_, field, _)| field));
             m
         },
@@ -95,8 +95,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         None
     };
     spawn_last_used_flusher(&idm);
-    let schema =
-        schema::build(idm.clone(), &idm.settings.graphql).map_err(|e| anyhow::anyhow!(e))?;
+    let schema = schema::build(idm.clone(), &idm.settings.graphql, policy);
     Ok(AppState {
         idm,
         schema,

@@ -36,10 +36,14 @@ pub fn sdl() -> String {
         .sdl()
 }
 
-/// The served schema, with the request limits of `limits`. Fails when a root field
-/// carries no auth directive.
-pub fn build(idm: Arc<Idm>, limits: &GraphqlSettings) -> Result<AppSchema, String> {
-    let policy = Arc::new(AuthPolicy::from_sdl(&sdl())?);
+/// The access policy read off the printed schema. Fails when a root field carries no
+/// auth directive.
+pub fn policy() -> Result<AuthPolicy, String> {
+    AuthPolicy::from_sdl(&sdl())
+}
+
+/// The served schema, with the request limits of `limits`, guarded by `policy`.
+pub fn build(idm: Arc<Idm>, limits: &GraphqlSettings, policy: Arc<AuthPolicy>) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .extension(AliasLimit {
             max: limits.max_aliases,
@@ -55,5 +59,5 @@ pub fn build(idm: Arc<Idm>, limits: &GraphqlSettings) -> Result<AppSchema, Strin
     if !limits.suggestions {
         builder = builder.disable_suggestions();
     }
-    Ok(builder.finish())
+    builder.finish()
 }
