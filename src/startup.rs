@@ -15,7 +15,9 @@ use crate::config::Settings;
 use crate::graphql::schema;
 use crate::http::{AppState, router};
 use crate::idm::crypto::MasterKey;
-use crate::idm::{Idm, key_verify, mail, now, passwords, rate_limit, sessions, tokens, users};
+use crate::idm::{
+    Idm, key_verify, mail, now, passkeys, passwords, rate_limit, sessions, tokens, users,
+};
 use crate::metrics::Metrics;
 
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
@@ -37,6 +39,17 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database (setting `database_url`): {e}"))?;
     Ok(db)
+}
+
+/// The one outbound HTTP client: short timeouts, so a provider that hangs costs a
+/// request a few seconds, never a worker forever.
+fn outbound_http() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+        .build()?)
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
@@ -74,6 +87,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
             m.prepare(policy.fields().map(|(_, field, _)| field));
             m
         },
+        webauthn: passkeys::relying_party(&settings.webauthn)?,
+        http: outbound_http()?,
         settings: Arc::new(settings),
         keys,
         db,

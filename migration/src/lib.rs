@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_accounts;
 mod m20261122_000002_api_keys;
 mod m20261122_000003_two_factor;
+mod m20261122_000004_passkeys;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_accounts::Migration),
             Box::new(m20261122_000002_api_keys::Migration),
             Box::new(m20261122_000003_two_factor::Migration),
+            Box::new(m20261122_000004_passkeys::Migration),
         ]
     }
 }

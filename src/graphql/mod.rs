@@ -7,6 +7,7 @@ pub mod directives;
 pub mod doc_cache;
 pub mod errors;
 pub mod limits;
+pub mod passkeys;
 pub mod schema;
 pub mod two_factor;
 pub mod types;

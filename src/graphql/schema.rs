@@ -10,13 +10,14 @@ use super::api_keys::{ApiKeysMutation, ApiKeysQuery};
 use super::directives::{AuthPolicy, Guard};
 use super::doc_cache::DocumentCache;
 use super::limits::AliasLimit;
+use super::passkeys::{PasskeysMutation, PasskeysQuery};
 use super::two_factor::TwoFactorMutation;
 use crate::config::GraphqlSettings;
 use crate::idm::Idm;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(AccountsQuery, ApiKeysQuery);
+pub struct Query(AccountsQuery, ApiKeysQuery, PasskeysQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
@@ -24,6 +25,7 @@ pub struct Mutation(
     AccountsMutation,
     ApiKeysMutation,
     TwoFactorMutation,
+    PasskeysMutation,
     AdminMutation,
 );
 

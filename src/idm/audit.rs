@@ -26,6 +26,9 @@ pub enum Event {
     TwoFactorDisabled,
     RecoveryCodeUsed,
     SecondFactorFailed,
+    PasskeyRegistered,
+    PasskeyDeleted,
+    PasskeyCloneSuspected,
 }
 
 impl Event {
@@ -50,6 +53,9 @@ impl Event {
             Event::TwoFactorDisabled => "two_factor_disabled",
             Event::RecoveryCodeUsed => "recovery_code_used",
             Event::SecondFactorFailed => "second_factor_failed",
+            Event::PasskeyRegistered => "passkey_registered",
+            Event::PasskeyDeleted => "passkey_deleted",
+            Event::PasskeyCloneSuspected => "passkey_clone_suspected",
         }
     }
 }

@@ -16,6 +16,10 @@ pub enum Error {
     Conflict(String),
     #[error("Too many attempts; try again in {retry_after} seconds.")]
     RateLimited { retry_after: u64 },
+    /// A service we depend on (a social provider, the captcha verifier) failed or could
+    /// not be reached. The message names the service, never the detail.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("Internal server error")]
     Internal(#[from] anyhow::Error),
 }
@@ -31,7 +35,7 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::Conflict(_) => "CONFLICT",
             Error::RateLimited { .. } => "RATE_LIMITED",
-            Error::Internal(_) => "INTERNAL_SERVER_ERROR",
+            Error::Unavailable(_) | Error::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
 
@@ -46,6 +50,9 @@ impl Error {
     }
     pub fn not_found(msg: impl Into<String>) -> Self {
         Error::NotFound(msg.into())
+    }
+    pub fn unavailable(msg: impl Into<String>) -> Self {
+        Error::Unavailable(msg.into())
     }
 }
 

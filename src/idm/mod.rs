@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api_key_changes;
 pub mod api_keys;
 pub mod audit;
+pub mod captcha;
 pub mod crypto;
 pub mod email_links;
 pub mod email_tokens;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod key_verify;
 pub mod mail;
 pub mod mfa_login;
+pub mod passkeys;
 pub mod passwords;
 pub mod rate_limit;
 pub mod sessions;
@@ -49,6 +51,10 @@ pub struct Idm {
     pub users: users::UserCache,
     pub limits: rate_limit::RateLimiter,
     pub metrics: Metrics,
+    /// The WebAuthn relying party (`[webauthn]`).
+    pub webauthn: webauthn_rs::Webauthn,
+    /// Outbound HTTP: the captcha verifier and the social providers (timeouts set).
+    pub http: reqwest::Client,
 }
 
 /// The current time as the core takes it: whole seconds since the epoch.

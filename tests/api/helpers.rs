@@ -160,9 +160,23 @@ impl TestApp {
     /// A second instance of the server on the same database (and the same settings):
     /// what a deployment with several instances behind a load balancer runs.
     pub async fn sibling(&self) -> TestApp {
-        let settings = (*self.state.idm.settings).clone();
+        self.sibling_with((*self.state.idm.settings).clone()).await
+    }
+
+    /// Another instance on the same database, with other settings.
+    pub async fn sibling_with(&self, settings: Settings) -> TestApp {
         start(settings, tempfile::tempdir().expect("tempdir"), None).await
     }
+}
+
+/// Segment `i` of a JWT (0: header, 1: claims), decoded.
+pub fn jwt_part(token: &str, i: usize) -> Value {
+    use base64::Engine;
+    let seg = token.split('.').nth(i).expect("segment");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(seg)
+        .expect("b64");
+    serde_json::from_slice(&raw).expect("json")
 }
 
 /// One GraphQL answer: `data` and `errors` as JSON.

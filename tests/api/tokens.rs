@@ -6,12 +6,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::TestApp;
-
-fn part(token: &str, i: usize) -> Value {
-    let seg = token.split('.').nth(i).expect("segment");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).expect("b64")).expect("json")
-}
+use crate::helpers::{TestApp, jwt_part};
 
 /// Mints a token with the server's own private key and chosen claims.
 async fn mint(app: &TestApp, claims: &Value, header: Option<Header>) -> String {
@@ -30,14 +25,14 @@ async fn mint(app: &TestApp, claims: &Value, header: Option<Header>) -> String {
 }
 
 fn claims_of(token: &str) -> Value {
-    part(token, 1)
+    jwt_part(token, 1)
 }
 
 db_test!(
     access_tokens_carry_the_documented_claims_and_a_published_kid,
     |app| {
         let t = app.signup("claims@example.com").await;
-        let header = part(&t.access, 0);
+        let header = jwt_part(&t.access, 0);
         assert_eq!(header["alg"], "EdDSA");
         let kid = header["kid"].as_str().expect("kid");
         let c = claims_of(&t.access);
@@ -103,7 +98,7 @@ db_test!(a_tampered_token_is_refused, |app| {
 db_test!(alg_none_and_hmac_tokens_are_refused, |app| {
     let t = app.signup("none@example.com").await;
     let c = claims_of(&t.access);
-    let kid = part(&t.access, 0)["kid"].clone();
+    let kid = jwt_part(&t.access, 0)["kid"].clone();
     let none_header =
         URL_SAFE_NO_PAD.encode(json!({ "alg": "none", "typ": "JWT", "kid": kid }).to_string());
     let body = URL_SAFE_NO_PAD.encode(c.to_string());
@@ -132,7 +127,7 @@ db_test!(
     |app| {
         let t = app.signup("otherkey@example.com").await;
         let c = claims_of(&t.access);
-        let kid = part(&t.access, 0)["kid"].as_str().unwrap().to_owned();
+        let kid = jwt_part(&t.access, 0)["kid"].as_str().unwrap().to_owned();
         let other = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
         use ed25519_dalek::pkcs8::EncodePrivateKey;
         let der = other.to_pkcs8_der().unwrap();

@@ -29,7 +29,7 @@ fn now() -> i64 {
 
 /// Signs up, turns 2FA on (using the code of the current step); returns the secret
 /// and the recovery codes.
-async fn with_2fa(app: &TestApp, email: &str) -> (Tokens, String, Vec<String>) {
+pub async fn with_2fa(app: &TestApp, email: &str) -> (Tokens, String, Vec<String>) {
     let t = app.signup(email).await;
     let r = app.gql_as(&t.access, GENERATE, json!({})).await;
     let secret = r.ok()["generate_2fa"]["secret"]
