@@ -290,6 +290,16 @@ impl Idm {
             sel["requireResidentKey"] = true.into();
             sel["userVerification"] = "preferred".into();
         }
+        // webauthn-rs asks for credProtect "userVerificationRequired", which browsers
+        // refuse next to UV "preferred" (Chromium: NotSupportedError). The server
+        // requires the UV flag itself, so the extension is dropped.
+        if let Some(ext) = options
+            .pointer_mut("/publicKey/extensions")
+            .and_then(Value::as_object_mut)
+        {
+            ext.remove("credentialProtectionPolicy");
+            ext.remove("enforceCredentialProtectionPolicy");
+        }
         self.save_ceremony(challenge, REGISTER, Some(user_id), state_json(&state)?, now)
             .await?;
         Ok(options)
