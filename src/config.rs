@@ -253,6 +253,11 @@ pub struct ProviderSettings {
     pub api_url: String,
     pub auth_url: String,
     pub token_url: String,
+    /// Apple only: the client secret is an ES256 JWT made from the team id, the key id
+    /// and the .p8 private key (PEM). Empty: `client_secret` is used as it is.
+    pub team_id: String,
+    pub key_id: String,
+    pub private_key: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]

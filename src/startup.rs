@@ -89,6 +89,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         },
         webauthn: passkeys::relying_party(&settings.webauthn)?,
         http: outbound_http()?,
+        jwks: Default::default(),
         settings: Arc::new(settings),
         keys,
         db,

@@ -6,6 +6,7 @@ mod m20261122_000001_accounts;
 mod m20261122_000002_api_keys;
 mod m20261122_000003_two_factor;
 mod m20261122_000004_passkeys;
+mod m20261122_000005_social;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_api_keys::Migration),
             Box::new(m20261122_000003_two_factor::Migration),
             Box::new(m20261122_000004_passkeys::Migration),
+            Box::new(m20261122_000005_social::Migration),
         ]
     }
 }

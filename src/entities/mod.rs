@@ -2,7 +2,9 @@
 //! domain values, and the GraphQL layer exposes chosen fields of those.
 pub mod api_key;
 pub mod audit_log;
+pub mod identity;
 pub mod mfa_challenge;
+pub mod oauth_state;
 pub mod one_time_token;
 pub mod passkey;
 pub mod recovery_code;

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod limits;
 pub mod passkeys;
 pub mod schema;
+pub mod social;
 pub mod two_factor;
 pub mod types;
 

@@ -11,13 +11,14 @@ use super::directives::{AuthPolicy, Guard};
 use super::doc_cache::DocumentCache;
 use super::limits::AliasLimit;
 use super::passkeys::{PasskeysMutation, PasskeysQuery};
+use super::social::{SocialMutation, SocialQuery};
 use super::two_factor::TwoFactorMutation;
 use crate::config::GraphqlSettings;
 use crate::idm::Idm;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(AccountsQuery, ApiKeysQuery, PasskeysQuery);
+pub struct Query(AccountsQuery, ApiKeysQuery, PasskeysQuery, SocialQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
@@ -26,6 +27,7 @@ pub struct Mutation(
     ApiKeysMutation,
     TwoFactorMutation,
     PasskeysMutation,
+    SocialMutation,
     AdminMutation,
 );
 

@@ -29,6 +29,9 @@ pub enum Event {
     PasskeyRegistered,
     PasskeyDeleted,
     PasskeyCloneSuspected,
+    SocialLinked,
+    SocialUnlinked,
+    SocialAccountClaimed,
 }
 
 impl Event {
@@ -56,6 +59,9 @@ impl Event {
             Event::PasskeyRegistered => "passkey_registered",
             Event::PasskeyDeleted => "passkey_deleted",
             Event::PasskeyCloneSuspected => "passkey_clone_suspected",
+            Event::SocialLinked => "social_linked",
+            Event::SocialUnlinked => "social_unlinked",
+            Event::SocialAccountClaimed => "social_account_claimed",
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod passkeys;
 pub mod passwords;
 pub mod rate_limit;
 pub mod sessions;
+pub mod social;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;
@@ -55,6 +56,8 @@ pub struct Idm {
     pub webauthn: webauthn_rs::Webauthn,
     /// Outbound HTTP: the captcha verifier and the social providers (timeouts set).
     pub http: reqwest::Client,
+    /// Google's and Apple's signing keys.
+    pub jwks: social::id_tokens::JwksCache,
 }
 
 /// The current time as the core takes it: whole seconds since the epoch.

@@ -75,7 +75,10 @@ db_test!(registration_then_discoverable_and_email_logins, |app| {
     assert_eq!(sel["requireResidentKey"], true);
     assert_eq!(sel["userVerification"], "preferred");
     // Browsers refuse credProtect "userVerificationRequired" next to UV "preferred".
-    assert!(pk["extensions"].get("credentialProtectionPolicy").is_none(), "{pk}");
+    assert!(
+        pk["extensions"].get("credentialProtectionPolicy").is_none(),
+        "{pk}"
+    );
     assert!(
         pk["challenge"].as_str().unwrap().len() >= 43,
         "32-byte challenge"
