@@ -249,6 +249,47 @@ async fn instances_sharing_redis_enforce_one_login_limit() {
 }
 
 db_test!(
+    passkey_and_social_sign_ins_count_against_the_login_limit,
+    |s| {
+        s.rate_limit.login_per_minute = 4;
+        s.oauth.google.client_id = "google-client".into();
+    },
+    |app| {
+        // Mutation fields run in order: three passkey attempts, then three Google ID
+        // tokens; the fifth and sixth attempts are over the limit of four.
+        let fields: String =
+            (0..3)
+                .map(|i| {
+                    format!("p{i}: loginWithPasskey(credential: {{id: \"x\"}}) {{ accessToken }} ")
+                })
+                .chain((0..3).map(|i| {
+                    format!("g{i}: google_auth(token: \"not-a-jwt-{i}\") {{ __typename }} ")
+                }))
+                .collect();
+        let r = app
+            .post(json!({ "query": format!("mutation {{ {fields} }}") }), &[])
+            .await;
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            codes(&v),
+            [
+                "BAD_USER_INPUT",
+                "BAD_USER_INPUT",
+                "BAD_USER_INPUT",
+                "UNAUTHENTICATED",
+                "RATE_LIMITED",
+                "RATE_LIMITED"
+            ],
+            "{v}"
+        );
+        // A password login from this address is over the limit too.
+        app.login("nobody@example.com", PASSWORD)
+            .await
+            .expect_code("RATE_LIMITED");
+    }
+);
+
+db_test!(
     deep_complex_and_alias_heavy_documents_are_refused,
     |s| {
         s.graphql.max_depth = 3;
