@@ -124,3 +124,77 @@ async fn a_read_only_database_gives_errors_and_never_half_an_account() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Unmounts the test's tmpfs (lazily: the server may still hold its files open).
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A SQLite database on a 4 MiB tmpfs that the test fills up: signups fail cleanly
+/// (no detail, no half-written account), reads keep working, and writes come back once
+/// space is freed. Needs root to mount the tmpfs (CI runs as root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_gives_errors_and_never_half_an_account() {
+    const SIGNUP: &str = "mutation($e: String!) { signup(email: $e, password: \"correct-Horse-battery-9\") { tenantId } }";
+    let mount = tempfile::tempdir().expect("tempdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(mount.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but a tmpfs cannot be mounted: the full-disk test cannot run"
+        );
+        eprintln!("skipped: cannot mount a tmpfs (needs root)");
+        return;
+    }
+    let _unmount = Unmount(mount.path().to_owned());
+    let db = mount.path().join("lk.db");
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.database_url = format!("sqlite://{}?mode=rwc", db.display()).into();
+    })
+    .await
+    .expect("app");
+    let t = app.signup("first@example.com").await;
+
+    // Fill the disk.
+    let filler = mount.path().join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).expect("filler");
+        for size in [64 * 1024, 4096, 512, 1] {
+            let buf = vec![0u8; size];
+            while f.write_all(&buf).is_ok() {}
+        }
+        let _ = f.sync_all();
+    }
+    // Sign up until the disk refuses (SQLite's WAL may still have room for a few).
+    let mut failed = None;
+    for i in 0..500 {
+        let email = format!("full{i}@example.com");
+        let r = app.gql(SIGNUP, json!({ "e": email })).await;
+        if let Some(code) = r.code() {
+            assert_eq!(code, "INTERNAL_SERVER_ERROR", "{:?}", r.0);
+            assert_eq!(r.message(), "Internal server error");
+            eprintln!("signup {i} after the disk filled up: {}", r.message());
+            failed = Some(email);
+            break;
+        }
+    }
+    let failed = failed.expect("the disk never filled up");
+    // Reads still work.
+    app.me(&t.access).await.ok();
+    // Space again: writes come back, and the failed signup left nothing behind.
+    std::fs::remove_file(&filler).expect("remove filler");
+    let r = app.gql(SIGNUP, json!({ "e": failed })).await;
+    assert_eq!(r.code(), None, "after the disk was freed: {:?}", r.0);
+}
