@@ -10,12 +10,20 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers.
+/// How long readiness waits for the database. The pool itself retries a refused
+/// connection until its acquire timeout (5 s); a load balancer should hear sooner.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Ready when the database answers within `READY_WAIT`.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    match app.idm.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(e) => {
+    match tokio::time::timeout(READY_WAIT, app.idm.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the database did not answer in time");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
     }
