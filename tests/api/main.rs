@@ -15,6 +15,8 @@ mod instances;
 mod lifecycle;
 mod limits;
 mod passkeys;
+mod providers;
 mod sessions;
+mod social;
 mod tokens;
 mod two_factor;
