@@ -1,6 +1,8 @@
 //! Accounts: signup, login and passwords. (The emailed links are in `email_links`.)
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
 
 use super::api_keys::NewApiKey;
 use super::audit::{self, Event};
@@ -128,31 +130,19 @@ impl Idm {
             return Err(taken());
         }
         let hash = self.hasher.hash(password.expose()).await?;
-        let tenant_id = TenantId::generate().into_string();
-        let user_id = uuid::Uuid::now_v7().to_string();
         let txn = self.db.begin().await?;
-        tenant::ActiveModel {
-            id: Set(tenant_id.clone()),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        let inserted = user::ActiveModel {
-            id: Set(user_id.clone()),
-            tenant_id: Set(tenant_id.clone()),
-            email: Set(Some(email.as_str().to_owned())),
-            email_verified: Set(false),
-            password_hash: Set(Some(hash)),
-            first_name: Set(first_name),
-            username: Set(username),
-            role: Set(Role::User.as_str().to_owned()),
-            is_active: Set(true),
-            has_seen_welcome: Set(false),
-            two_factor_enabled: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
+        let inserted = insert_account(
+            &txn,
+            AccountRow {
+                email: Some(email.as_str().to_owned()),
+                email_verified: false,
+                password_hash: Some(hash),
+                first_name,
+                username,
+                role: Role::User,
+            },
+            now,
+        )
         .await;
         let user = match inserted {
             Ok(u) => u,
@@ -163,6 +153,7 @@ impl Idm {
             .start_session(&txn, &user, &["pwd"], client, now)
             .await?;
         let verify = email_tokens::issue(&txn, &user.id, Purpose::VerifyEmail, now).await?;
+        let tenant_id = user.tenant_id.clone();
         let api_key = self.signup_key(&txn, &user.id, &tenant_id, now).await?;
         txn.commit().await?;
         audit::record(&self.db, Event::Signup, Some(&user.id), client, None, now).await;
@@ -342,4 +333,48 @@ impl Idm {
         .await?;
         self.user(user_id).await
     }
+}
+
+/// The columns of a new account that differ between the ways one is made (signup, a
+/// social sign-in, the development user).
+pub(super) struct AccountRow {
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub password_hash: Option<String>,
+    pub first_name: Option<String>,
+    pub username: Option<String>,
+    pub role: Role,
+}
+
+/// Inserts a new tenant and its first user (the account) on `db`, usually a
+/// transaction. A unique violation (the email is taken) comes back as the DbErr.
+pub(super) async fn insert_account<C: ConnectionTrait>(
+    db: &C,
+    row: AccountRow,
+    now: i64,
+) -> std::result::Result<user::Model, sea_orm::DbErr> {
+    let tenant_id = TenantId::generate().into_string();
+    tenant::ActiveModel {
+        id: Set(tenant_id.clone()),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    user::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        tenant_id: Set(tenant_id),
+        email: Set(row.email),
+        email_verified: Set(row.email_verified),
+        password_hash: Set(row.password_hash),
+        first_name: Set(row.first_name),
+        username: Set(row.username),
+        role: Set(row.role.as_str().to_owned()),
+        is_active: Set(true),
+        has_seen_welcome: Set(false),
+        two_factor_enabled: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
 }

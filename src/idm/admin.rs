@@ -1,14 +1,13 @@
 //! Administration: roles and deactivation. Deactivating a user revokes every session,
 //! so their access tokens stop working at once.
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, Set};
 
-use super::accounts::User;
+use super::accounts::{AccountRow, User, insert_account};
 use super::audit::{self, Event};
 use super::error::{Error, Result};
 use super::{ClientInfo, Idm};
-use crate::domain::{Role, TenantId};
-use crate::entities::{tenant, user};
+use crate::domain::Role;
+use crate::entities::user;
 
 /// The fixed user that `noauth` development mode acts as.
 pub const DEV_USER_EMAIL: &str = "dev@latchkey.localhost";
@@ -113,29 +112,18 @@ impl Idm {
         if let Some(u) = self.find_user_by_email(DEV_USER_EMAIL).await? {
             return User::from_model(u);
         }
-        let tenant_id = TenantId::generate().into_string();
-        tenant::ActiveModel {
-            id: Set(tenant_id.clone()),
-            created_at: Set(now),
-        }
-        .insert(&self.db)
-        .await?;
-        let model = user::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
-            tenant_id: Set(tenant_id),
-            email: Set(Some(DEV_USER_EMAIL.into())),
-            email_verified: Set(true),
-            password_hash: Set(None),
-            first_name: Set(Some("Dev".into())),
-            username: Set(Some("dev".into())),
-            role: Set(Role::Admin.as_str().into()),
-            is_active: Set(true),
-            has_seen_welcome: Set(false),
-            two_factor_enabled: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&self.db)
+        let model = insert_account(
+            &self.db,
+            AccountRow {
+                email: Some(DEV_USER_EMAIL.into()),
+                email_verified: true,
+                password_hash: None,
+                first_name: Some("Dev".into()),
+                username: Some("dev".into()),
+                role: Role::Admin,
+            },
+            now,
+        )
         .await?;
         User::from_model(model)
     }

@@ -27,14 +27,14 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::accounts::LoginStep;
+use super::accounts::{AccountRow, LoginStep, insert_account};
 use super::audit::{self, Event};
 use super::error::{Error, Result, is_unique_violation};
 use super::rate_limit::{Action, Subject};
 use super::{ClientInfo, Idm};
 use crate::config::ProviderSettings;
-use crate::domain::{Email, Role, TenantId};
-use crate::entities::{api_key, identity, passkey, recovery_code, tenant, two_factor, user};
+use crate::domain::{Email, Role};
+use crate::entities::{api_key, identity, passkey, recovery_code, two_factor, user};
 
 /// The `amr` of a social login: a federated authentication.
 pub const SOCIAL_AMR: [&str; 1] = ["fed"];
@@ -389,15 +389,7 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<user::Model> {
-        let tenant_id = TenantId::generate().into_string();
-        let user_id = uuid::Uuid::now_v7().to_string();
         let txn = self.db.begin().await?;
-        tenant::ActiveModel {
-            id: Set(tenant_id.clone()),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
         let raced = |e: sea_orm::DbErr| {
             if is_unique_violation(&e) {
                 Error::Internal(anyhow::anyhow!("social sign-up raced: {e}"))
@@ -405,24 +397,16 @@ impl Idm {
                 e.into()
             }
         };
-        let user = user::ActiveModel {
-            id: Set(user_id.clone()),
-            tenant_id: Set(tenant_id),
-            email: Set(email.clone()),
-            email_verified: Set(verified && email.is_some()),
-            password_hash: Set(None),
-            first_name: Set(who.first_name.clone()),
-            username: Set(None),
-            role: Set(Role::User.as_str().to_owned()),
-            is_active: Set(true),
-            has_seen_welcome: Set(false),
-            two_factor_enabled: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await
-        .map_err(raced)?;
+        let row = AccountRow {
+            email_verified: verified && email.is_some(),
+            email: email.clone(),
+            password_hash: None,
+            first_name: who.first_name.clone(),
+            username: None,
+            role: Role::User,
+        };
+        let user = insert_account(&txn, row, now).await.map_err(raced)?;
+        let user_id = user.id.clone();
         identity::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             provider: Set(who.provider.as_str().to_owned()),
