@@ -176,6 +176,8 @@ impl SocialMutation {
     }
 
     /// Finishes a web sign-in with the code and state the provider sent back.
+    /// `firstName`: Apple posts the user's name to the redirect page on the first
+    /// sign-in only; pass it on.
     #[graphql(directive = public::apply())]
     async fn oauth_callback(
         &self,
@@ -183,10 +185,18 @@ impl SocialMutation {
         provider: OAuthProvider,
         code: String,
         state: String,
+        first_name: Option<String>,
     ) -> Result<LoginResult> {
         let (idm, caller) = self::state(ctx)?;
         let step = idm
-            .oauth_callback(provider.into(), &code, &state, &caller.client, now())
+            .oauth_callback(
+                provider.into(),
+                &code,
+                &state,
+                first_name.as_deref(),
+                &caller.client,
+                now(),
+            )
             .await?;
         Ok(step.into())
     }

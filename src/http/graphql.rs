@@ -70,7 +70,7 @@ fn graphiql_headers() -> [(HeaderName, &'static str); 4] {
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; style-src 'unsafe-inline' https://unpkg.com; \
-             font-src https://unpkg.com data:; img-src 'self' data: https://unpkg.com; connect-src 'self'; \
+             font-src https://unpkg.com data:; img-src 'self' data: https://unpkg.com https://graphql.org; connect-src 'self'; \
              base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         ),
         (header::X_FRAME_OPTIONS, "DENY"),

@@ -98,7 +98,7 @@ const GITHUB_AUTH: &str = concat!(
 );
 const START: &str = "mutation($p: OAuthProvider!, $r: String!) { oauthAuthorizationUrl(provider: $p, redirectUri: $r) { url state } }";
 const CALLBACK: &str = concat!(
-    "mutation($p: OAuthProvider!, $c: String!, $s: String!) { oauthCallback(provider: $p, code: $c, state: $s) ",
+    "mutation($p: OAuthProvider!, $c: String!, $s: String!, $f: String) { oauthCallback(provider: $p, code: $c, state: $s, firstName: $f) ",
     login_result!(),
     " }"
 );
@@ -1368,7 +1368,16 @@ social_test!(apple_web_flow_sends_a_client_secret_jwt, |app, idp| {
     assert_eq!(q["code_challenge_method"], "S256");
     assert!(q["nonce"].len() >= 16, "{q:?}");
     let (code, _) = browse(&url).await;
-    let p = payload(&callback(&app, Apple, &code, &state).await);
+    // Apple posts the name to the redirect page on the first sign-in only; the page
+    // passes it on.
+    let r = app
+        .gql(
+            CALLBACK,
+            json!({ "p": Apple.gql(), "c": code, "s": state, "f": "Ada" }),
+        )
+        .await;
+    let p = payload(&r);
+    assert_eq!(p["user"]["firstName"], "Ada");
     assert_eq!(p["user"]["email"], relay);
     assert_eq!(p["user"]["emailVerified"], true);
     // The stand-in verified the client secret; here is what it was.

@@ -91,6 +91,20 @@ pub struct ProviderIdentity {
     pub first_name: Option<String>,
 }
 
+impl ProviderIdentity {
+    /// Takes the first name the app passes when the provider gave none (Apple sends the
+    /// name to the app, on the first sign-in only).
+    pub fn or_first_name(mut self, name: Option<&str>) -> Self {
+        if self.first_name.is_none() {
+            self.first_name = name
+                .map(str::trim)
+                .filter(|n| !n.is_empty() && n.chars().count() <= 64)
+                .map(str::to_owned);
+        }
+        self
+    }
+}
+
 /// A provider linked to an account.
 #[derive(Debug, Clone)]
 pub struct LinkedProvider {
@@ -168,13 +182,10 @@ impl Idm {
         now: i64,
     ) -> Result<LoginStep> {
         self.social_gate(p, token, client, now).await?;
-        let mut who = self.verify_id_token(p, token.trim(), nonce, now).await?;
-        if who.first_name.is_none() {
-            who.first_name = first_name
-                .map(str::trim)
-                .filter(|n| !n.is_empty() && n.chars().count() <= 64)
-                .map(str::to_owned);
-        }
+        let who = self
+            .verify_id_token(p, token.trim(), nonce, now)
+            .await?
+            .or_first_name(first_name);
         self.social_login(who, client, now).await
     }
 

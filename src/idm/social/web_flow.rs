@@ -197,6 +197,7 @@ impl Idm {
         p: Provider,
         code: &str,
         state: &str,
+        first_name: Option<&str>,
         client: &ClientInfo,
         now: i64,
     ) -> Result<LoginStep> {
@@ -258,6 +259,7 @@ impl Idm {
                     .await?
             }
         };
-        self.social_login(who, client, now).await
+        self.social_login(who.or_first_name(first_name), client, now)
+            .await
     }
 }
