@@ -360,6 +360,8 @@ struct Inner {
     token_requests: Vec<TokenRequest>,
     grants: HashMap<String, Grant>,
     tokens: HashMap<String, (Provider, Person)>,
+    /// Access tokens issued to some other app (GitHub's application check refuses them).
+    foreign: HashSet<String>,
     /// Providers whose user endpoints answer 503.
     broken: HashSet<Provider>,
     /// When set, ID tokens from the token endpoint carry this nonce.
@@ -385,7 +387,11 @@ impl Providers {
         let mut router = Router::new()
             .route("/x/2/users/me", get(x_me))
             .route("/github/user", get(github_user))
-            .route("/github/user/emails", get(github_emails));
+            .route("/github/user/emails", get(github_emails))
+            .route(
+                "/github/applications/{client_id}/token",
+                post(github_check_token),
+            );
         for p in Provider::ALL {
             let name = p.as_str();
             router = router
@@ -468,6 +474,14 @@ impl Providers {
     pub fn access_token(&self, p: Provider, who: Person) -> String {
         let t = format!("{}-at-{}", p.as_str(), random());
         self.lock().tokens.insert(t.clone(), (p, who));
+        t
+    }
+
+    /// A token for `who` that another app obtained: it works at the user endpoints
+    /// (as a real one would), but GitHub's application check says it is not ours.
+    pub fn foreign_access_token(&self, p: Provider, who: Person) -> String {
+        let t = self.access_token(p, who);
+        self.lock().foreign.insert(t.clone());
         t
     }
 
@@ -841,5 +855,51 @@ async fn github_emails(State(idp): State<Providers>, h: HeaderMap) -> Response {
     match github_gate(&idp, &h) {
         Ok(who) => Json(Value::Array(who.emails())).into_response(),
         Err(r) => r.into_response(),
+    }
+}
+
+/// GitHub's "check a token" API: POST /applications/{client_id}/token with the app's
+/// client id and secret as Basic auth; 200 when the token belongs to this app, 404
+/// otherwise.
+async fn github_check_token(
+    State(idp): State<Providers>,
+    axum::extract::Path(client_id): axum::extract::Path<String>,
+    h: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let expected = format!(
+        "Basic {}",
+        STANDARD.encode(format!(
+            "{}:{}",
+            Provider::Github.client_ids()[0],
+            Provider::Github.client_secret()
+        ))
+    );
+    let auth = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if client_id != Provider::Github.client_ids()[0] || auth != expected {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "message": "Requires authentication" })),
+        )
+            .into_response();
+    }
+    let token = body["access_token"].as_str().unwrap_or("");
+    let st = idp.lock();
+    match st.tokens.get(token) {
+        Some((Provider::Github, who)) if !st.foreign.contains(token) => Json(json!({
+            "id": 1,
+            "token": token,
+            "app": { "client_id": client_id },
+            "user": { "id": who.sub.parse::<u64>().unwrap_or(0), "login": who.username },
+        }))
+        .into_response(),
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Not Found" })),
+        )
+            .into_response(),
     }
 }

@@ -1104,6 +1104,19 @@ social_test!(
         token_login(&app, Github, &x)
             .await
             .expect_code("UNAUTHENTICATED");
+        // Token substitution: a token some other GitHub app obtained for a user (whose
+        // verified email has an account here) works at GitHub's user API, but GitHub's
+        // application check says it is not this app's: refused, nothing linked.
+        app.signup("gh-victim@example.com").await;
+        let foreign = idp.foreign_access_token(
+            Github,
+            person("79").github_email("gh-victim@example.com", true, true),
+        );
+        let r = token_login(&app, Github, &foreign).await;
+        r.expect_code("UNAUTHENTICATED");
+        assert!(r.message().contains("this app"), "{}", r.message());
+        app.login_tokens("gh-victim@example.com", crate::helpers::PASSWORD)
+            .await;
     }
 );
 

@@ -199,6 +199,9 @@ impl Idm {
         now: i64,
     ) -> Result<LoginStep> {
         self.social_gate(p, token, client, now).await?;
+        if p == Provider::Github {
+            self.github_token_is_ours(token.trim()).await?;
+        }
         let who = self.provider_user(p, token.trim()).await?;
         self.social_login(who, client, now).await
     }

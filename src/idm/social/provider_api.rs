@@ -1,9 +1,13 @@
 //! X and GitHub access tokens: we ask the provider who the token belongs to.
-//! X: GET `userinfo_url` (API v2 users/me). GitHub: GET `{api_url}/user` and
-//! `{api_url}/user/emails` (the primary, verified address). A token the provider refuses
+//! X: GET `userinfo_url` (API v2 users/me). GitHub: first GitHub's token check
+//! (POST `{api_url}/applications/{client_id}/token`: was it issued to this app?), then
+//! GET `{api_url}/user` and `{api_url}/user/emails` (the primary, verified address).
+//! X has no such check: any X app's token for a user signs that user in (README).
+//! A token the provider refuses
 //! is UNAUTHENTICATED; a provider that cannot be reached or answers an error is an
 //! error that names it.
 use reqwest::StatusCode;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -49,6 +53,46 @@ fn first_name(name: Option<String>) -> Option<String> {
 }
 
 impl Idm {
+    /// GitHub's "check a token" API: is this access token one that GitHub issued to
+    /// this app (`oauth.github.client_id`)? Without it, a token any other GitHub app
+    /// obtained for a user would sign that user in here.
+    pub async fn github_token_is_ours(&self, token: &str) -> Result<()> {
+        let p = Provider::Github;
+        let s = self.provider_settings(p)?;
+        let secret = s.client_secret.expose_secret();
+        if secret.is_empty() {
+            return Err(Error::bad_input(
+                "github sign-in by access token needs oauth.github.client_secret, to check that tokens were issued to this app",
+            ));
+        }
+        let client_id = s.client_id.split(',').next().unwrap_or_default().trim();
+        let url = format!(
+            "{}/applications/{client_id}/token",
+            s.api_url.trim_end_matches('/')
+        );
+        let answer = self
+            .http
+            .post(url)
+            .basic_auth(client_id, Some(secret))
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .json(&serde_json::json!({ "access_token": token }))
+            .send()
+            .await
+            .map_err(|e| down(p, &e))?;
+        match answer.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY => {
+                Err(Error::unauthenticated(
+                    "GitHub says this access token was not issued to this app (or it is revoked).",
+                ))
+            }
+            s => {
+                // 401/403: GitHub refused our own client id and secret.
+                Err(down(p, &s))
+            }
+        }
+    }
+
     /// GET `url` with the caller's token. `Ok(None)`: the provider answered 403/404
     /// (a scope the token lacks), for optional lookups.
     async fn provider_get<T: DeserializeOwned>(
