@@ -106,7 +106,8 @@ impl Idm {
     }
 
     /// Sets a new password from a reset link; the link proves control of the address,
-    /// so the email becomes verified. Every session of the user is revoked.
+    /// so the email becomes verified. Every session of the user is revoked; on an
+    /// account whose email was unproven, its API keys, identities and any factors go too.
     #[tracing::instrument(skip_all)]
     pub async fn confirm_password_reset(
         &self,
@@ -138,8 +139,15 @@ impl Idm {
         {
             return Err(invalid());
         }
+        if user.email_verified {
+            self.revoke_sessions(&user_id, None, None, now).await?;
+        } else {
+            // The link proves the mailbox for the first time: whatever the account
+            // gathered before may be a squatter's (`unproven`).
+            self.strip_unproven_account(&user_id, Vec::new(), now)
+                .await?;
+        }
         self.set_password(&user_id, password, true, now).await?;
-        self.revoke_sessions(&user_id, None, None, now).await?;
         audit::record(
             &self.db,
             Event::PasswordReset,

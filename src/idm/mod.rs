@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod social;
 pub mod tokens;
 pub mod two_factor;
+pub mod unproven;
 pub mod users;
 
 use std::net::IpAddr;

@@ -86,7 +86,7 @@ pub fn relying_party(s: &WebauthnSettings) -> anyhow::Result<Webauthn> {
 }
 
 /// The challenge the browser echoed in the credential's clientDataJSON.
-fn echoed_challenge(credential: &Value) -> Result<String> {
+pub fn echoed_challenge(credential: &Value) -> Result<String> {
     let bad = || {
         Error::bad_input(
             "The credential is not a WebAuthn credential: pass the browser's credential.toJSON() (response.clientDataJSON is missing or unreadable).",
@@ -264,6 +264,7 @@ impl Idm {
 
     /// Options for `navigator.credentials.create`, excluding the user's passkeys.
     pub async fn passkey_registration_options(&self, user_id: &str, now: i64) -> Result<Value> {
+        self.require_verified_email(user_id).await?;
         let user = self
             .find_user(user_id)
             .await?
@@ -316,6 +317,7 @@ impl Idm {
         now: i64,
     ) -> Result<PasskeyInfo> {
         let name = device_name(name)?;
+        self.require_verified_email(user_id).await?;
         let ceremony = self.claim_ceremony(&credential, REGISTER, now).await?;
         if ceremony.user_id.as_deref() != Some(user_id) {
             return Err(Error::bad_input(

@@ -265,6 +265,21 @@ impl Idm {
         keep: Option<&str>,
         now: i64,
     ) -> Result<Vec<String>> {
+        self.revoke_sessions_on(&self.db, user_id, only, keep, now)
+            .await
+    }
+
+    /// `revoke_sessions` on a given connection (a transaction). The cache marks them
+    /// revoked at once: if the transaction rolls back, that errs on the safe side for
+    /// the cache's few seconds.
+    pub async fn revoke_sessions_on<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: &str,
+        only: Option<&str>,
+        keep: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<String>> {
         let mut q = session::Entity::find()
             .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::RevokedAt.is_null());
@@ -274,7 +289,7 @@ impl Idm {
         if let Some(sid) = keep {
             q = q.filter(session::Column::Id.ne(sid));
         }
-        let ids: Vec<String> = q.all(&self.db).await?.into_iter().map(|s| s.id).collect();
+        let ids: Vec<String> = q.all(db).await?.into_iter().map(|s| s.id).collect();
         if ids.is_empty() {
             return Ok(ids);
         }
@@ -282,7 +297,7 @@ impl Idm {
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::Id.is_in(ids.clone()))
             .filter(session::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(db)
             .await?;
         self.sessions.revoke_all(&ids, now);
         Ok(ids)

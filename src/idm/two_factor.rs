@@ -32,7 +32,8 @@ pub enum Factor {
     RecoveryCode,
 }
 
-fn totp(secret: &[u8], issuer: &str, account: &str) -> Result<Totp> {
+/// The authenticator for `secret`, labelled `issuer:account` (their colons made spaces).
+pub fn totp(secret: &[u8], issuer: &str, account: &str) -> Result<Totp> {
     Builder::new()
         .with_secret(secret.to_vec())
         .with_issuer(Some(issuer.replace(':', " ")))
@@ -56,7 +57,7 @@ pub fn matching_step(secret: &[u8], code: &str, now: i64, last_step: i64) -> Opt
 }
 
 /// A recovery code as typed: case, spaces and dashes do not matter.
-fn normalise_recovery(code: &str) -> String {
+pub fn normalise_recovery(code: &str) -> String {
     code.chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_uppercase())
@@ -104,6 +105,7 @@ impl Idm {
 
     /// A new secret, pending until `enable_2fa` confirms it; replaces an earlier pending one.
     pub async fn generate_2fa(&self, user_id: &str, now: i64) -> Result<Setup> {
+        self.require_verified_email(user_id).await?;
         let user = self.user(user_id).await?;
         if user.two_factor_enabled {
             return Err(Error::bad_input(
@@ -161,6 +163,7 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<Vec<String>> {
+        self.require_verified_email(user_id).await?;
         let row = two_factor::Entity::find_by_id(user_id.to_owned())
             .one(&self.db)
             .await?;

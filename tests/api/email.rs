@@ -155,3 +155,67 @@ async fn a_verification_email_is_delivered_over_smtp_and_its_link_works() {
     app.gql(CONFIRM, json!({ "t": token })).await.ok();
     assert_eq!(app.me(&t.access).await.ok()["me"]["emailVerified"], true);
 }
+
+db_test!(
+    a_reset_that_first_proves_the_mailbox_leaves_nothing_of_a_squatter,
+    |app| {
+        // Someone signs up with another person's address; the account is unproven.
+        let squatter = app.signup("owner@example.com").await;
+        let r = app
+            .gql_as(
+                &squatter.access,
+                "mutation { createApiKey(input: { name: \"kept\" }) { secret } }",
+                json!({}),
+            )
+            .await;
+        let key = r.ok()["createApiKey"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // Strong factors need a proven mailbox: nothing to plant that outlives it.
+        for q in [
+            "mutation { generate_2fa { secret } }",
+            "mutation { generatePasskeyRegistrationChallenge { options } }",
+        ] {
+            let r = app.gql_as(&squatter.access, q, json!({})).await;
+            r.expect_code("FORBIDDEN");
+            assert!(r.message().contains("Verify your email"), "{}", r.message());
+        }
+        // The address's owner resets the password.
+        app.gql(RESET, json!({ "e": "owner@example.com" }))
+            .await
+            .ok();
+        let mails = app.outbox_messages(2).await;
+        let mail = mails
+            .iter()
+            .find(|m| m.contains("/reset-password?token="))
+            .expect("reset mail");
+        let token = link_token(mail, "/reset-password");
+        app.gql(
+            NEW_PASSWORD,
+            json!({ "t": token, "p": "owners-Own-secret-31" }),
+        )
+        .await
+        .ok();
+        // The squatter's session and API key are gone; the owner's account works.
+        app.me(&squatter.access)
+            .await
+            .expect_code("UNAUTHENTICATED");
+        app.gql_with("{ me { id } }", json!({}), &[("x-api-key", &key)])
+            .await
+            .expect_code("UNAUTHENTICATED");
+        let owner = app
+            .login_tokens("owner@example.com", "owners-Own-secret-31")
+            .await;
+        assert_eq!(
+            app.me(&owner.access).await.ok()["me"]["emailVerified"],
+            true
+        );
+        assert!(
+            app.audit_rows(&owner.user_id)
+                .await
+                .iter()
+                .any(|r| r.event == "password_reset")
+        );
+    }
+);

@@ -306,6 +306,38 @@ impl TestApp {
     }
 
     /// The bodies of the messages in the outbox, waiting up to 15 s for `n` of them.
+    /// Confirms `email` with the link of its verification message.
+    pub async fn verify_email(&self, email: &str) {
+        let to = format!("To: {email}");
+        for _ in 0..300 {
+            let found = std::fs::read_dir(&self.outbox)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .find(|m| m.contains(&to) && m.contains("/verify-email?token="));
+            if let Some(message) = found {
+                let token = link_token(&message, "/verify-email");
+                let r = self
+                    .gql(
+                        "mutation($t: String!) { confirmEmailVerification(token: $t) }",
+                        json!({ "t": token }),
+                    )
+                    .await;
+                assert_eq!(r.ok()["confirmEmailVerification"], true);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no verification message to {email}");
+    }
+
+    /// Signs up and verifies the email (what two-factor and passkeys need).
+    pub async fn signup_verified(&self, email: &str) -> Tokens {
+        let t = self.signup(email).await;
+        self.verify_email(email).await;
+        t
+    }
+
     pub async fn outbox_messages(&self, n: usize) -> Vec<String> {
         for _ in 0..300 {
             let mut found = Vec::new();

@@ -41,7 +41,7 @@ async fn register(app: &TestApp, token: &str) -> SoftAuthenticator {
 
 /// Signs up and registers one passkey; returns (access token, user id, authenticator).
 async fn with_passkey(app: &TestApp, email: &str) -> (String, String, SoftAuthenticator) {
-    let t = app.signup(email).await;
+    let t = app.signup_verified(email).await;
     let auth = register(app, &t.access).await;
     (t.access, t.user_id, auth)
 }
@@ -60,7 +60,7 @@ async fn passkey_count(app: &TestApp, token: &str) -> usize {
 }
 
 db_test!(registration_then_discoverable_and_email_logins, |app| {
-    let t = app.signup("pk@example.com").await;
+    let t = app.signup_verified("pk@example.com").await;
     let options = reg_options(&app, &t.access).await;
     let pk = &options["publicKey"];
     assert_eq!(
@@ -169,7 +169,7 @@ db_test!(
                 .map_or(0, Vec::len),
             0
         );
-        app.signup("nopk@example.com").await;
+        app.signup_verified("nopk@example.com").await;
         let options = login_options(&app, Some("nopk@example.com")).await;
         assert_eq!(
             options["publicKey"]["allowCredentials"]
@@ -194,7 +194,7 @@ db_test!(a_passkey_login_needs_no_totp_step, |app| {
 });
 
 db_test!(ceremony_failures_store_nothing, |app| {
-    let t = app.signup("pkbad@example.com").await;
+    let t = app.signup_verified("pkbad@example.com").await;
 
     // Wrong origin.
     let mut evil = SoftAuthenticator {
@@ -320,7 +320,7 @@ db_test!(replays_and_crossed_ceremonies_are_refused, |app| {
 
     // An unregistered authenticator.
     let mut stranger = SoftAuthenticator::default();
-    let stranger_user = app.signup("pkstranger@example.com").await;
+    let stranger_user = app.signup_verified("pkstranger@example.com").await;
     stranger
         .create(&reg_options(&app, &stranger_user.access).await)
         .unwrap();
@@ -371,7 +371,7 @@ db_test!(
 
 db_test!(rename_delete_and_other_users_passkeys, |app| {
     let (a, _, mut auth) = with_passkey(&app, "pkowner@example.com").await;
-    let b = app.signup("pkother@example.com").await;
+    let b = app.signup_verified("pkother@example.com").await;
     let id = app.gql_as(&a, LIST, json!({})).await.ok()["userPasskeys"][0]["id"].clone();
     const RENAME: &str = "mutation($i: ID!, $n: String!) { renamePasskey(id: $i, device_name: $n) { id deviceName } }";
     const DELETE: &str = "mutation($i: ID!) { deletePasskey(id: $i) }";
@@ -415,7 +415,7 @@ db_test!(rename_delete_and_other_users_passkeys, |app| {
 
 db_test!(inactive_users_cannot_sign_in_with_a_passkey, |app| {
     let (_, user_id, mut auth) = with_passkey(&app, "pkoff@example.com").await;
-    app.signup("pkadmin@example.com").await;
+    app.signup_verified("pkadmin@example.com").await;
     app.make_admin("pkadmin@example.com").await;
     let admin = app
         .login_tokens("pkadmin@example.com", crate::helpers::PASSWORD)
@@ -436,7 +436,7 @@ db_test!(
     a_ceremony_begun_on_one_instance_finishes_on_another,
     |app| {
         let other = app.sibling().await;
-        let t = app.signup("pktwo@example.com").await;
+        let t = app.signup_verified("pktwo@example.com").await;
         let mut auth = SoftAuthenticator::default();
         let cred = auth.create(&reg_options(&app, &t.access).await).unwrap();
         other

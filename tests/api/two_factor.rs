@@ -30,7 +30,7 @@ fn now() -> i64 {
 /// Signs up, turns 2FA on (using the code of the current step); returns the secret
 /// and the recovery codes.
 pub async fn with_2fa(app: &TestApp, email: &str) -> (Tokens, String, Vec<String>) {
-    let t = app.signup(email).await;
+    let t = app.signup_verified(email).await;
     let r = app.gql_as(&t.access, GENERATE, json!({})).await;
     let secret = r.ok()["generate_2fa"]["secret"]
         .as_str()
@@ -74,7 +74,7 @@ fn amr(token: &str) -> Value {
 db_test!(
     setup_gives_a_secret_an_otpauth_url_and_a_qr_code_of_it,
     |app| {
-        let t = app.signup("qr@example.com").await;
+        let t = app.signup_verified("qr@example.com").await;
         let r = app.gql_as(&t.access, GENERATE, json!({})).await;
         let s = &r.ok()["generate_2fa"];
         let secret = s["secret"].as_str().unwrap();
@@ -94,13 +94,16 @@ db_test!(
         let (_, content) = grids[0].decode().unwrap();
         assert_eq!(content, url);
         // Not on until confirmed.
-        assert_eq!(app.me(&t.access).await.ok()["me"]["emailVerified"], false);
+        let me = app
+            .gql_as(&t.access, "{ me { twoFactorEnabled } }", json!({}))
+            .await;
+        assert_eq!(me.ok()["me"]["twoFactorEnabled"], false);
         app.login_tokens("qr@example.com", PASSWORD).await;
     }
 );
 
 db_test!(codes_agree_with_an_independent_implementation, |app| {
-    let t = app.signup("pyotp@example.com").await;
+    let t = app.signup_verified("pyotp@example.com").await;
     let r = app.gql_as(&t.access, GENERATE, json!({})).await;
     let secret = r.ok()["generate_2fa"]["secret"]
         .as_str()
@@ -134,7 +137,7 @@ db_test!(codes_agree_with_an_independent_implementation, |app| {
 db_test!(
     enabling_needs_a_current_code_and_gives_ten_recovery_codes,
     |app| {
-        let t = app.signup("enable@example.com").await;
+        let t = app.signup_verified("enable@example.com").await;
         let other = app.login_tokens("enable@example.com", PASSWORD).await;
         app.gql_as(&t.access, ENABLE, json!({ "t": "123456" }))
             .await

@@ -1,7 +1,8 @@
 // End-to-end passkey test in a real browser: Debian's Chromium, driven by playwright-core,
 // with a CDP virtual authenticator standing in for the platform authenticator.
 //
-//   signup -> generatePasskeyRegistrationChallenge -> navigator.credentials.create
+//   signup -> confirmEmailVerification (the outbox's link)
+//   -> generatePasskeyRegistrationChallenge -> navigator.credentials.create
 //   -> registerPasskey -> generatePasskeyLoginChallenge (no email: discoverable)
 //   -> navigator.credentials.get -> loginWithPasskey -> me
 //
@@ -13,7 +14,7 @@
 //
 // Environment: LATCHKEY_BIN (server binary), CHROMIUM (default /usr/bin/chromium).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -225,6 +226,32 @@ async function main() {
   );
   const accessToken = signup.signup.auth.accessToken;
   step(`signup ${email}: user ${signup.signup.auth.user.id}`);
+
+  // 1b. verify the email (passkeys need a proven mailbox): the link from the outbox.
+  const outbox = path.join(tmpdir, 'outbox');
+  let verifyToken = null;
+  for (let i = 0; i < 100 && !verifyToken; i++) {
+    let files = [];
+    try {
+      files = readdirSync(outbox);
+    } catch {}
+    for (const f of files) {
+      const text = readFileSync(path.join(outbox, f), 'utf8')
+        .replace(/=\r?\n/g, '')
+        .replace(/=3D/g, '=');
+      const m = text.includes(`To: ${email}`) && text.match(/\/verify-email\?token=([A-Za-z0-9_-]+)/);
+      if (m) verifyToken = m[1];
+    }
+    if (!verifyToken) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!verifyToken) fail(`no verification email for ${email} in ${outbox}`);
+  const confirmed = await gql(
+    'confirmEmailVerification',
+    'mutation ($t: String!) { confirmEmailVerification(token: $t) }',
+    { t: verifyToken },
+  );
+  if (confirmed.confirmEmailVerification !== true) fail('confirmEmailVerification did not answer true');
+  step('email verified with the link from the outbox');
 
   // 2. registration challenge
   const regChallenge = await gql(

@@ -34,7 +34,7 @@ use super::rate_limit::{Action, Subject};
 use super::{ClientInfo, Idm};
 use crate::config::ProviderSettings;
 use crate::domain::{Email, Role};
-use crate::entities::{api_key, identity, passkey, recovery_code, two_factor, user};
+use crate::entities::{identity, passkey, user};
 
 /// The `amr` of a social login: a federated authentication.
 pub const SOCIAL_AMR: [&str; 1] = ["fed"];
@@ -331,7 +331,8 @@ impl Idm {
     }
 
     /// Rule 2, third case: the provider proved the mailbox of an account nobody had
-    /// proven. Everything that reaches the account and that its maker may hold goes.
+    /// proven. Everything that reaches the account and that its maker may hold goes,
+    /// the password included (`unproven`).
     async fn hand_over_unverified_account(
         &self,
         u: &user::Model,
@@ -339,47 +340,15 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
-        self.update_user_on(
-            &txn,
+        self.strip_unproven_account(
             &u.id,
-            vec![
-                (
-                    user::Column::PasswordHash,
-                    Expr::value(Option::<String>::None),
-                ),
-                (user::Column::EmailVerified, Expr::value(true)),
-                (user::Column::TwoFactorEnabled, Expr::value(false)),
-            ],
+            vec![(
+                user::Column::PasswordHash,
+                Expr::value(Option::<String>::None),
+            )],
             now,
         )
         .await?;
-        two_factor::Entity::delete_many()
-            .filter(two_factor::Column::UserId.eq(u.id.as_str()))
-            .exec(&txn)
-            .await?;
-        recovery_code::Entity::delete_many()
-            .filter(recovery_code::Column::UserId.eq(u.id.as_str()))
-            .exec(&txn)
-            .await?;
-        passkey::Entity::delete_many()
-            .filter(passkey::Column::UserId.eq(u.id.as_str()))
-            .exec(&txn)
-            .await?;
-        identity::Entity::delete_many()
-            .filter(identity::Column::UserId.eq(u.id.as_str()))
-            .exec(&txn)
-            .await?;
-        api_key::Entity::update_many()
-            .col_expr(api_key::Column::RevokedAt, Expr::value(now))
-            .filter(api_key::Column::UserId.eq(u.id.as_str()))
-            .filter(api_key::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        self.users.forget(&u.id);
-        self.key_cache.invalidate(None, Some(&u.id));
-        self.revoke_sessions(&u.id, None, None, now).await?;
         audit::record(
             &self.db,
             Event::SocialAccountClaimed,
