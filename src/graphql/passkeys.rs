@@ -65,8 +65,9 @@ impl PasskeysMutation {
         ctx: &Context<'_>,
     ) -> Result<PasskeyChallenge> {
         let (idm, caller) = state(ctx)?;
+        let user = caller.user()?;
         let options = idm
-            .passkey_registration_options(&caller.user()?.user_id, now())
+            .passkey_registration_options(&user.user_id, &user.session_id, now())
             .await?;
         Ok(PasskeyChallenge {
             options: Json(options),
@@ -82,9 +83,11 @@ impl PasskeysMutation {
         #[graphql(name = "device_name")] device_name: String,
     ) -> Result<Passkey> {
         let (idm, caller) = state(ctx)?;
+        let user = caller.user()?;
         let p = idm
             .register_passkey(
-                &caller.user()?.user_id,
+                &user.user_id,
+                &user.session_id,
                 credential.0,
                 &device_name,
                 &caller.client,

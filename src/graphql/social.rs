@@ -165,9 +165,9 @@ impl SocialMutation {
         provider: OAuthProvider,
         redirect_uri: String,
     ) -> Result<OAuthStart> {
-        let (idm, _) = state(ctx)?;
+        let (idm, caller) = state(ctx)?;
         let start = idm
-            .oauth_authorization_url(provider.into(), &redirect_uri, now())
+            .oauth_authorization_url(provider.into(), &redirect_uri, &caller.client, now())
             .await?;
         Ok(OAuthStart {
             url: start.url,

@@ -11,6 +11,7 @@
 //!   backwards (a cloned authenticator) is refused and audited.
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
@@ -28,10 +29,12 @@ use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
 use super::{ClientInfo, Idm};
 use crate::config::WebauthnSettings;
-use crate::entities::{passkey, webauthn_ceremony};
+use crate::entities::{passkey, session, webauthn_ceremony};
 
 /// How long a ceremony may take, from challenge to credential.
 pub const CEREMONY_TTL_SECS: i64 = 300;
+/// How recent a sign-in must be to add a passkey.
+pub const FRESH_SIGN_IN_SECS: i64 = 900;
 /// The `amr` of a passkey login: a hardware-bound key, user presence and verification.
 pub const PASSKEY_AMR: [&str; 3] = ["hwk", "user", "mfa"];
 const REGISTER: &str = "register";
@@ -174,6 +177,15 @@ fn credential_json(cred: &Credential) -> Result<(String, bool)> {
     Ok((v.to_string(), backed_up))
 }
 
+/// The signature counter of a stored credential.
+fn stored_counter(row: &passkey::Model) -> u32 {
+    serde_json::from_str::<Value>(&row.credential)
+        .ok()
+        .and_then(|v| v.pointer("/cred/counter").and_then(Value::as_u64))
+        .and_then(|c| u32::try_from(c).ok())
+        .unwrap_or(0)
+}
+
 fn stored_credential(row: &passkey::Model) -> Result<Credential> {
     serde_json::from_str(&row.credential).map_err(|e| {
         Error::Internal(anyhow::Error::new(e).context(format!("stored passkey {}", row.id)))
@@ -262,9 +274,32 @@ impl Idm {
         Ok(row)
     }
 
+    /// A passkey is a whole sign-in on its own, so adding one needs a recent sign-in:
+    /// a stolen access token (valid for a day) cannot plant one.
+    async fn require_fresh_sign_in(&self, sid: &str, now: i64) -> Result<()> {
+        let fresh = session::Entity::find_by_id(sid.to_owned())
+            .one(&self.db)
+            .await?
+            .is_some_and(|s| now - s.created_at <= FRESH_SIGN_IN_SECS);
+        if fresh {
+            Ok(())
+        } else {
+            Err(Error::forbidden(format!(
+                "Sign in again to add a passkey: passkeys can be added within {} minutes of signing in.",
+                FRESH_SIGN_IN_SECS / 60
+            )))
+        }
+    }
+
     /// Options for `navigator.credentials.create`, excluding the user's passkeys.
-    pub async fn passkey_registration_options(&self, user_id: &str, now: i64) -> Result<Value> {
+    pub async fn passkey_registration_options(
+        &self,
+        user_id: &str,
+        sid: &str,
+        now: i64,
+    ) -> Result<Value> {
         self.require_verified_email(user_id).await?;
+        self.require_fresh_sign_in(sid, now).await?;
         let user = self
             .find_user(user_id)
             .await?
@@ -311,6 +346,7 @@ impl Idm {
     pub async fn register_passkey(
         &self,
         user_id: &str,
+        sid: &str,
         credential: Value,
         name: &str,
         client: &ClientInfo,
@@ -318,6 +354,7 @@ impl Idm {
     ) -> Result<PasskeyInfo> {
         let name = device_name(name)?;
         self.require_verified_email(user_id).await?;
+        self.require_fresh_sign_in(sid, now).await?;
         let ceremony = self.claim_ceremony(&credential, REGISTER, now).await?;
         if ceremony.user_id.as_deref() != Some(user_id) {
             return Err(Error::bad_input(
@@ -377,10 +414,10 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<Value> {
-        // Refused once this address has used up its sign-in attempts; not counted itself
-        // (loginWithPasskey is), so a challenge and its login cost one attempt.
+        // Counted like a sign-in attempt: with an email, the answer tells whether that
+        // address has passkeys, so asking is limited like guessing.
         self.limits
-            .check(Action::Login, Subject::Ip(client.ip), now)
+            .hit(Action::Login, Subject::Ip(client.ip), now)
             .await?;
         let mut known = None;
         let email = email.map(str::trim).filter(|e| !e.is_empty());
@@ -514,13 +551,47 @@ impl Idm {
                 "This account is deactivated; contact an administrator.",
             ));
         }
+        // The sign-in from an email checked the counter against the credential as it
+        // was when the challenge was made; check it against the row as it is now too.
+        let stored = stored_counter(&row);
+        if result.counter() > 0 && result.counter() <= stored {
+            audit::record(
+                &self.db,
+                Event::PasskeyCloneSuspected,
+                Some(&row.user_id),
+                client,
+                Some(format!(
+                    "passkey {}: counter {} <= {stored}",
+                    row.id,
+                    result.counter()
+                )),
+                now,
+            )
+            .await;
+            return Err(refused(webauthn_failure(
+                &WebauthnError::CredentialPossibleCompromise,
+            )));
+        }
         cred.update_credential(&result);
         let (json, _) = credential_json(&cred)?;
-        let mut active = row.clone().into_active_model();
-        active.credential = Set(json);
-        active.backed_up = Set(result.backup_state());
-        active.last_used_at = Set(Some(now));
-        active.update(&self.db).await?;
+        // Written only over the row read above: two sign-ins at once cannot move the
+        // counter backwards.
+        let written = passkey::Entity::update_many()
+            .col_expr(passkey::Column::Credential, Expr::value(json))
+            .col_expr(
+                passkey::Column::BackedUp,
+                Expr::value(result.backup_state()),
+            )
+            .col_expr(passkey::Column::LastUsedAt, Expr::value(now))
+            .filter(passkey::Column::Id.eq(row.id.as_str()))
+            .filter(passkey::Column::Credential.eq(row.credential.as_str()))
+            .exec(&self.db)
+            .await?;
+        if written.rows_affected != 1 {
+            return Err(refused(
+                "this passkey was used by another sign-in at the same moment; try again".into(),
+            ));
+        }
         self.complete_login(
             &user,
             &PASSKEY_AMR,
@@ -563,6 +634,12 @@ impl Idm {
         now: i64,
     ) -> Result<bool> {
         let row = self.own_passkey(user_id, id).await?;
+        let ways = self.sign_in_methods(user_id).await?;
+        if !ways.password && ways.passkeys <= 1 && ways.providers.is_empty() {
+            return Err(Error::bad_input(
+                "This passkey is this account's only way to sign in. Set a password (request a password reset) or add another passkey first.",
+            ));
+        }
         let done = passkey::Entity::delete_many()
             .filter(passkey::Column::Id.eq(row.id.clone()))
             .filter(passkey::Column::UserId.eq(user_id))

@@ -112,3 +112,38 @@ impl Idm {
         Ok(())
     }
 }
+
+/// The ways a user can sign in.
+pub struct SignInMethods {
+    pub password: bool,
+    pub passkeys: u64,
+    /// Linked providers, one entry per identity ("google", "x", ...).
+    pub providers: Vec<String>,
+}
+
+impl Idm {
+    /// How `user_id` can sign in; callers keep the last way from being removed.
+    pub async fn sign_in_methods(&self, user_id: &str) -> Result<SignInMethods> {
+        use sea_orm::PaginatorTrait;
+        let user = self
+            .find_user(user_id)
+            .await?
+            .ok_or_else(|| super::Error::unauthenticated("Sign in again."))?;
+        let passkeys = crate::entities::passkey::Entity::find()
+            .filter(crate::entities::passkey::Column::UserId.eq(user_id))
+            .count(&self.db)
+            .await?;
+        let providers = crate::entities::identity::Entity::find()
+            .filter(crate::entities::identity::Column::UserId.eq(user_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|i| i.provider)
+            .collect();
+        Ok(SignInMethods {
+            password: user.password_hash.is_some(),
+            passkeys,
+            providers,
+        })
+    }
+}

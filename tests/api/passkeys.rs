@@ -349,6 +349,29 @@ db_test!(replays_and_crossed_ceremonies_are_refused, |app| {
     let _ = user_id;
 });
 
+db_test!(adding_a_passkey_needs_a_recent_sign_in, |app| {
+    let t = app.signup_verified("pkfresh@example.com").await;
+    let sid = jwt_part(&t.access, 1)["sid"].as_str().unwrap().to_owned();
+    // The core, 15 minutes and a second after the sign-in: a day-long access token
+    // alone cannot plant a passkey.
+    let later = latchkey::idm::now() + 901;
+    let err = app
+        .state
+        .idm
+        .passkey_registration_options(&t.user_id, &sid, later)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN", "{err}");
+    assert!(err.to_string().contains("Sign in again"), "{err}");
+    // Within the window it works.
+    let now = latchkey::idm::now();
+    app.state
+        .idm
+        .passkey_registration_options(&t.user_id, &sid, now)
+        .await
+        .unwrap();
+});
+
 db_test!(
     a_counter_that_goes_backwards_is_refused_and_audited,
     |app| {

@@ -1231,6 +1231,24 @@ social_test!(linked_providers_and_unlinking, |app, idp| {
         true
     );
     assert!(linked(&app, &access).await.is_empty());
+    // And that passkey is now the only way in: it cannot be deleted.
+    let list = app
+        .gql_as(&access, "{ userPasskeys { id } }", json!({}))
+        .await;
+    let id = list.ok()["userPasskeys"][0]["id"].clone();
+    let r = app
+        .gql_as(
+            &access,
+            "mutation($i: ID!) { deletePasskey(id: $i) }",
+            json!({ "i": id }),
+        )
+        .await;
+    r.expect_code("BAD_USER_INPUT");
+    assert!(
+        r.message().contains("only way to sign in"),
+        "{}",
+        r.message()
+    );
 
     // Each user sees their own providers only.
     let x = person("1234567").name("Xena");

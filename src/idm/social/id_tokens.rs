@@ -26,7 +26,10 @@ const MAX_AGE_SECS: u64 = 3600;
 
 struct Fetched {
     keys: JwkSet,
+    /// The last attempt, successful or not: attempts are at least REFETCH_SECS apart.
     at: Instant,
+    /// Whether that attempt succeeded.
+    ok: bool,
 }
 
 /// The providers' key sets, by JWKS URL.
@@ -53,29 +56,39 @@ impl JwksCache {
                 return Ok(k);
             }
             if f.at.elapsed() < Duration::from_secs(REFETCH_SECS) {
-                return Err(unknown_kid(p));
+                return Err(if f.ok {
+                    unknown_kid(p)
+                } else {
+                    unreachable_keys(p)
+                });
             }
         }
-        let fetched = fetch(http, p, url).await;
-        let keys = match fetched {
-            Ok(keys) => keys,
-            Err(e) => {
-                // A provider that is down: keep using a set we have, stale or not.
-                if let Some(k) = sets.get(url).and_then(|f| find(&f.keys, kid)) {
-                    return Ok(k);
-                }
-                return Err(e);
+        match fetch(http, p, url).await {
+            Ok(keys) => {
+                let key = find(&keys, kid);
+                sets.insert(
+                    url.to_owned(),
+                    Fetched {
+                        keys,
+                        at: Instant::now(),
+                        ok: true,
+                    },
+                );
+                key.ok_or_else(|| unknown_kid(p))
             }
-        };
-        let key = find(&keys, kid);
-        sets.insert(
-            url.to_owned(),
-            Fetched {
-                keys,
-                at: Instant::now(),
-            },
-        );
-        key.ok_or_else(|| unknown_kid(p))
+            Err(e) => {
+                // A provider that is down: keep using a set we have, stale or not, and
+                // do not ask again for REFETCH_SECS.
+                let f = sets.entry(url.to_owned()).or_insert_with(|| Fetched {
+                    keys: JwkSet { keys: Vec::new() },
+                    at: Instant::now(),
+                    ok: false,
+                });
+                f.at = Instant::now();
+                f.ok = false;
+                find(&f.keys, kid).ok_or(e)
+            }
+        }
     }
 }
 
@@ -87,13 +100,17 @@ fn unknown_kid(p: Provider) -> Error {
     ))
 }
 
+fn unreachable_keys(p: Provider) -> Error {
+    Error::unavailable(format!(
+        "{}'s signing keys could not be fetched; try again shortly.",
+        p.name()
+    ))
+}
+
 async fn fetch(http: &reqwest::Client, p: Provider, url: &str) -> Result<JwkSet> {
     let down = |what: &dyn std::fmt::Display| {
         tracing::warn!(provider = p.as_str(), error = %what, "fetching JWKS");
-        Error::unavailable(format!(
-            "{}'s signing keys could not be fetched; try again shortly.",
-            p.name()
-        ))
+        unreachable_keys(p)
     };
     let answer = http.get(url).send().await.map_err(|e| down(&e))?;
     if !answer.status().is_success() {

@@ -23,8 +23,7 @@ pub mod web_flow;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
 use super::accounts::{AccountRow, LoginStep, insert_account};
@@ -34,7 +33,7 @@ use super::rate_limit::{Action, Subject};
 use super::{ClientInfo, Idm};
 use crate::config::ProviderSettings;
 use crate::domain::{Email, Role};
-use crate::entities::{identity, passkey, user};
+use crate::entities::{identity, user};
 
 /// The `amr` of a social login: a federated authentication.
 pub const SOCIAL_AMR: [&str; 1] = ["fed"];
@@ -442,23 +441,15 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<bool> {
-        let user = self
-            .find_user(user_id)
-            .await?
-            .ok_or_else(|| Error::unauthenticated("Sign in again."))?;
-        let linked = self.linked_providers(user_id).await?;
-        if !linked.iter().any(|l| l.provider == p) {
+        let ways = self.sign_in_methods(user_id).await?;
+        if !ways.providers.iter().any(|l| l == p.as_str()) {
             return Err(Error::not_found(format!(
                 "{} is not linked to this account.",
                 p.name()
             )));
         }
-        let passkeys = passkey::Entity::find()
-            .filter(passkey::Column::UserId.eq(user_id))
-            .count(&self.db)
-            .await?;
-        let others = linked.iter().filter(|l| l.provider != p).count();
-        if user.password_hash.is_none() && passkeys == 0 && others == 0 {
+        let others = ways.providers.iter().filter(|l| *l != p.as_str()).count();
+        if !ways.password && ways.passkeys == 0 && others == 0 {
             return Err(Error::bad_input(format!(
                 "{} is this account's only way to sign in. Set a password (request a password reset) or add a passkey first.",
                 p.name()

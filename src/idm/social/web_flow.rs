@@ -141,9 +141,14 @@ impl Idm {
         &self,
         p: Provider,
         redirect_uri: &str,
+        client: &ClientInfo,
         now: i64,
     ) -> Result<FlowStart> {
         self.provider_settings(p)?;
+        // Each start stores a row for 10 minutes: counted like a sign-in attempt.
+        self.limits
+            .hit(Action::Login, Subject::Ip(client.ip), now)
+            .await?;
         if !self
             .settings
             .oauth
