@@ -7,6 +7,7 @@ mod m20261122_000002_api_keys;
 mod m20261122_000003_two_factor;
 mod m20261122_000004_passkeys;
 mod m20261122_000005_social;
+mod m20261122_000006_mfa_first_factor;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_two_factor::Migration),
             Box::new(m20261122_000004_passkeys::Migration),
             Box::new(m20261122_000005_social::Migration),
+            Box::new(m20261122_000006_mfa_first_factor::Migration),
         ]
     }
 }

@@ -11,6 +11,8 @@ pub struct Model {
     pub expires_at: i64,
     pub attempts: i32,
     pub used_at: Option<i64>,
+    /// The first factor this login passed: "pwd" (password) or "fed" (social).
+    pub first_factor: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -229,7 +229,7 @@ impl Idm {
         if user.two_factor_enabled {
             // No session yet: the password only opens a pending login.
             return Ok(LoginStep::SecondFactor(
-                self.begin_second_factor(&user.id, now).await?,
+                self.begin_second_factor(&user.id, "pwd", now).await?,
             ));
         }
         let tokens = self

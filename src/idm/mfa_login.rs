@@ -24,8 +24,14 @@ pub struct Challenge {
 }
 
 impl Idm {
-    /// Called by a password login of a user with 2FA on.
-    pub async fn begin_second_factor(&self, user_id: &str, now: i64) -> Result<Challenge> {
+    /// Called by a login of a user with 2FA on, once its first factor passed
+    /// (`first_factor`: "pwd" or "fed", what the finished login's `amr` starts with).
+    pub async fn begin_second_factor(
+        &self,
+        user_id: &str,
+        first_factor: &str,
+        now: i64,
+    ) -> Result<Challenge> {
         let token = random_token();
         mfa_challenge::ActiveModel {
             token_hash: Set(token_hash(&token)),
@@ -34,6 +40,7 @@ impl Idm {
             expires_at: Set(now + CHALLENGE_TTL_SECS),
             attempts: Set(0),
             used_at: Set(None),
+            first_factor: Set(first_factor.to_owned()),
         }
         .insert(&self.db)
         .await?;
@@ -55,6 +62,11 @@ impl Idm {
     ) -> Result<Tokens> {
         self.limits
             .hit(Action::SecondFactor, Subject::Ip(client.ip), now)
+            .await?;
+        // Failures also count per account, so guesses spread over many addresses and
+        // many pending logins are bounded too.
+        self.limits
+            .check(Action::SecondFactor, Subject::Account(user_id), now)
             .await?;
         let none_pending = || {
             Error::unauthenticated(
@@ -91,6 +103,9 @@ impl Idm {
             return Err(Error::RateLimited { retry_after: 0 });
         }
         let Some(factor) = self.check_second_factor(user_id, code, client, now).await? else {
+            self.limits
+                .hit(Action::SecondFactor, Subject::Account(user_id), now)
+                .await?;
             return Err(Error::unauthenticated("That code is not valid."));
         };
         let done = mfa_challenge::Entity::update_many()
@@ -108,11 +123,12 @@ impl Idm {
                 "This account is deactivated; contact an administrator.",
             ));
         }
-        let amr: &[&str] = match factor {
-            Factor::Totp => &["pwd", "otp", "mfa"],
-            Factor::RecoveryCode => &["pwd", "rc", "mfa"],
+        let second = match factor {
+            Factor::Totp => "otp",
+            Factor::RecoveryCode => "rc",
         };
-        self.complete_login(&user, amr, client, Some("second factor".into()), now)
+        let amr = [challenge.first_factor.as_str(), second, "mfa"];
+        self.complete_login(&user, &amr, client, Some("second factor".into()), now)
             .await
     }
 }

@@ -248,6 +248,75 @@ async fn instances_sharing_redis_enforce_one_login_limit() {
         .expect_code("RATE_LIMITED");
 }
 
+/// A six-digit code that is not valid in the steps around now.
+fn wrong_code(secret: &str) -> String {
+    let now = latchkey::idm::now();
+    let valid: Vec<String> = [-60, -30, 0, 30, 60]
+        .iter()
+        .map(|d| crate::two_factor::code_at(secret, now + d))
+        .collect();
+    (0..1_000_000)
+        .map(|n| format!("{n:06}"))
+        .find(|c| !valid.contains(c))
+        .expect("a wrong code")
+}
+
+db_test!(
+    second_factor_failures_count_per_account_from_any_address,
+    |s| {
+        s.rate_limit.login_per_minute = 3;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    },
+    |app| {
+        let (_, secret, _) = crate::two_factor::with_2fa(&app, "guess@example.com").await;
+        const VERIFY: &str = "mutation($u: ID!, $t: String!, $m: String) { verify_2fa_code(user_id: $u, token: $t, mfa_token: $m) { accessToken } }";
+        // Each guess from a new address and a new pending login: only the account's
+        // count can stop them.
+        let mut codes = Vec::new();
+        for _ in 0..4 {
+            let pending = app
+                .gql_with(
+                    "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { ... on TwoFactorRequired { userId mfaToken } } }",
+                    json!({ "e": "guess@example.com", "p": PASSWORD }),
+                    &[("x-forwarded-for", &random_ip())],
+                )
+                .await;
+            let p = pending.ok()["login"].clone();
+            let r = app
+                .gql_with(
+                    VERIFY,
+                    json!({ "u": p["userId"], "t": wrong_code(&secret), "m": p["mfaToken"] }),
+                    &[("x-forwarded-for", &random_ip())],
+                )
+                .await;
+            codes.push(r.code().unwrap_or("").to_owned());
+            if r.code() == Some("RATE_LIMITED") {
+                // Even the right code waits now.
+                let now = latchkey::idm::now();
+                let right = crate::two_factor::code_at(&secret, now);
+                let r = app
+                    .gql_with(
+                        VERIFY,
+                        json!({ "u": p["userId"], "t": right, "m": p["mfaToken"] }),
+                        &[("x-forwarded-for", &random_ip())],
+                    )
+                    .await;
+                r.expect_code("RATE_LIMITED");
+            }
+        }
+        assert_eq!(
+            codes,
+            [
+                "UNAUTHENTICATED",
+                "UNAUTHENTICATED",
+                "UNAUTHENTICATED",
+                "RATE_LIMITED"
+            ],
+            "{codes:?}"
+        );
+    }
+);
+
 db_test!(
     passkey_and_social_sign_ins_count_against_the_login_limit,
     |s| {

@@ -1151,6 +1151,9 @@ social_test!(a_user_with_two_factor_gets_the_second_step, |app, idp| {
         )
         .await;
     assert_eq!(r.ok()["verify_2fa_code"]["user"]["id"], t.user_id.as_str());
+    // The token says what happened: federated, then a recovery code.
+    let access = r.ok()["verify_2fa_code"]["accessToken"].as_str().unwrap();
+    assert_eq!(jwt_part(access, 1)["amr"], json!(["fed", "rc", "mfa"]));
     // Again: the identity is linked now, and the second factor is still asked for.
     let r = sign_in(&app, &idp, Google, &who).await;
     assert_eq!(r.ok()["google_auth"]["__typename"], "TwoFactorRequired");

@@ -14,7 +14,7 @@ const DISABLE: &str = "mutation($t: String!) { disable_2fa(token: $t) }";
 const REGENERATE: &str = "mutation($t: String!) { regenerateRecoveryCodes(token: $t) }";
 const LOGIN: &str = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { __typename ... on TwoFactorRequired { userId mfaToken methods } ... on AuthPayload { accessToken } } }";
 
-fn code_at(secret_b32: &str, t: i64) -> String {
+pub fn code_at(secret_b32: &str, t: i64) -> String {
     let bytes = Secret::try_from_base32(secret_b32)
         .unwrap()
         .as_ref()

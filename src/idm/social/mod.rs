@@ -229,7 +229,8 @@ impl Idm {
         }
         if user.two_factor_enabled {
             return Ok(LoginStep::SecondFactor(
-                self.begin_second_factor(&user.id, now).await?,
+                self.begin_second_factor(&user.id, SOCIAL_AMR[0], now)
+                    .await?,
             ));
         }
         let detail = Some(format!("{} sign-in", who.provider.as_str()));
