@@ -81,6 +81,23 @@ fn new_recovery_codes() -> Vec<String> {
         .collect()
 }
 
+/// Deletes a user's TOTP secret, recovery codes and pending second-factor logins, on
+/// `db` (the caller's transaction, which also turns the user's flag off).
+pub(super) async fn remove_two_factor<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<()> {
+    two_factor::Entity::delete_by_id(user_id.to_owned())
+        .exec(db)
+        .await?;
+    recovery_code::Entity::delete_many()
+        .filter(recovery_code::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    mfa_challenge::Entity::delete_many()
+        .filter(mfa_challenge::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 impl Idm {
     fn seal_secret(&self, secret: &[u8]) -> Result<String> {
         Ok(match self.keys.master().seal(secret)? {
@@ -341,17 +358,7 @@ impl Idm {
         self.require_second_factor(user_id, code, client, now)
             .await?;
         let txn = self.db.begin().await?;
-        two_factor::Entity::delete_by_id(user_id.to_owned())
-            .exec(&txn)
-            .await?;
-        recovery_code::Entity::delete_many()
-            .filter(recovery_code::Column::UserId.eq(user_id))
-            .exec(&txn)
-            .await?;
-        mfa_challenge::Entity::delete_many()
-            .filter(mfa_challenge::Column::UserId.eq(user_id))
-            .exec(&txn)
-            .await?;
+        remove_two_factor(&txn, user_id).await?;
         self.commit_two_factor_flag(txn, user_id, false, now)
             .await?;
         audit::record(

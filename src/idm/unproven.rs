@@ -12,9 +12,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::Idm;
 use super::error::{Error, Result};
-use crate::entities::{
-    api_key, identity, passkey, recovery_code, two_factor, user, webauthn_ceremony,
-};
+use super::two_factor::remove_two_factor;
+use crate::entities::{api_key, identity, passkey, user, webauthn_ceremony};
 
 impl Idm {
     /// Refuses strong factors (TOTP, passkeys) on an account whose email is unproven.
@@ -45,14 +44,7 @@ impl Idm {
         self.revoke_sessions_on(&txn, user_id, None, None, now)
             .await?;
         self.update_user_on(&txn, user_id, changes, now).await?;
-        two_factor::Entity::delete_many()
-            .filter(two_factor::Column::UserId.eq(user_id))
-            .exec(&txn)
-            .await?;
-        recovery_code::Entity::delete_many()
-            .filter(recovery_code::Column::UserId.eq(user_id))
-            .exec(&txn)
-            .await?;
+        remove_two_factor(&txn, user_id).await?;
         passkey::Entity::delete_many()
             .filter(passkey::Column::UserId.eq(user_id))
             .exec(&txn)
