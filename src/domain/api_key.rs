@@ -259,3 +259,213 @@ mod tests {
         assert_eq!(IpAllowlist::from_stored(&list.to_stored()), list);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn env() -> impl Strategy<Value = Environment> {
+        prop_oneof![
+            Just(Environment::Live),
+            Just(Environment::Test),
+            Just(Environment::Dev)
+        ]
+    }
+
+    fn scope() -> impl Strategy<Value = Scope> {
+        prop::sample::select(Scope::ALL.to_vec())
+    }
+
+    /// A prefix the settings accept: 1..16 lower-case letters or digits.
+    const PREFIX: &str = "[a-z0-9]{1,16}";
+
+    fn key_text(prefix: &str, env: Environment, bytes: &[u8; 32]) -> String {
+        format!("{prefix}_{}_{}", env.as_str(), hex::encode(bytes))
+    }
+
+    proptest! {
+        #[test]
+        fn formatted_keys_parse_back(prefix in PREFIX, env in env(), bytes in any::<[u8; 32]>()) {
+            let text = key_text(&prefix, env, &bytes);
+            let k = ApiKeySecret::parse(&prefix, &text);
+            prop_assert!(k.is_some());
+            let k = k.unwrap();
+            prop_assert_eq!(k.expose(), text.as_str());
+            prop_assert_eq!(k.environment(), env);
+            prop_assert!(ApiKeySecret::is_well_formed(&prefix, &text));
+            let public = k.public_prefix();
+            prop_assert_eq!(public.as_str(), &text[..prefix.len() + env.as_str().len() + 2 + 8]);
+            let debug = format!("{k:?}");
+            prop_assert!(!debug.contains(&text[public.len()..]));
+        }
+
+        #[test]
+        fn generated_keys_parse_back(prefix in PREFIX, env in env()) {
+            let k = ApiKeySecret::generate(&prefix, env);
+            let back = ApiKeySecret::parse(&prefix, k.expose());
+            prop_assert_eq!(back.map(|b| b.environment()), Some(env));
+        }
+
+        #[test]
+        fn parse_never_panics(prefix in ".{0,20}", raw in ".{0,100}") {
+            let k = ApiKeySecret::parse(&prefix, &raw);
+            prop_assert_eq!(k.is_some(), ApiKeySecret::is_well_formed(&prefix, &raw));
+            if let Some(k) = k {
+                prop_assert_eq!(k.expose(), raw.as_str());
+                let _ = k.public_prefix();
+            }
+        }
+
+        #[test]
+        fn another_prefix_is_refused(
+            prefix in PREFIX, other in PREFIX, env in env(), bytes in any::<[u8; 32]>(),
+        ) {
+            prop_assume!(prefix != other);
+            prop_assert!(ApiKeySecret::parse(&other, &key_text(&prefix, env, &bytes)).is_none());
+        }
+
+        #[test]
+        fn an_unknown_environment_is_refused(
+            prefix in PREFIX, env in "[a-z]{0,8}", bytes in any::<[u8; 32]>(),
+        ) {
+            prop_assume!(!["live", "test", "dev"].contains(&env.as_str()));
+            let text = format!("{prefix}_{env}_{}", hex::encode(bytes));
+            prop_assert!(ApiKeySecret::parse(&prefix, &text).is_none());
+        }
+
+        #[test]
+        fn a_secret_of_another_length_is_refused(
+            prefix in PREFIX, env in env(), secret in "[0-9a-f]{0,130}",
+        ) {
+            prop_assume!(secret.len() != 64);
+            let text = format!("{prefix}_{}_{secret}", env.as_str());
+            prop_assert!(ApiKeySecret::parse(&prefix, &text).is_none());
+        }
+
+        #[test]
+        fn a_non_hex_or_upper_case_digit_is_refused(
+            prefix in PREFIX,
+            env in env(),
+            bytes in any::<[u8; 32]>(),
+            at in 0usize..64,
+            bad in "[^0-9a-f]",
+        ) {
+            let mut secret: Vec<String> =
+                hex::encode(bytes).chars().map(String::from).collect();
+            secret[at] = bad;
+            let text = format!("{prefix}_{}_{}", env.as_str(), secret.concat());
+            prop_assert!(ApiKeySecret::parse(&prefix, &text).is_none());
+        }
+
+        #[test]
+        fn environments_round_trip(env in env(), other in ".{0,10}") {
+            prop_assert_eq!(env.as_str().parse::<Environment>(), Ok(env));
+            if let Ok(e) = other.parse::<Environment>() {
+                prop_assert_eq!(e.as_str(), other.as_str());
+            }
+        }
+
+        #[test]
+        fn scope_lists_round_trip(
+            scopes in prop::collection::vec(scope(), 0..8),
+            sep in prop::collection::vec("[ \t\n]{1,3}", 8),
+        ) {
+            let mut want = scopes.clone();
+            want.sort();
+            want.dedup();
+            let joined = Scope::join(&scopes);
+            prop_assert_eq!(Scope::parse_list(&joined), want.clone());
+            // Any whitespace between the words, in any order, with duplicates.
+            let typed: String = scopes
+                .iter()
+                .zip(sep.iter())
+                .map(|(s, w)| format!("{w}{}", s.as_str()))
+                .collect();
+            prop_assert_eq!(Scope::join(&Scope::parse_list(&typed)), joined);
+        }
+
+        #[test]
+        fn scope_parsing_never_panics_and_keeps_only_known_words(raw in ".{0,60}") {
+            let parsed = Scope::parse_list(&raw);
+            let words: Vec<&str> = raw.split_whitespace().collect();
+            prop_assert!(parsed.iter().all(|s| words.contains(&s.as_str())));
+            let joined = Scope::join(&parsed);
+            prop_assert_eq!(Scope::join(&Scope::parse_list(&joined)), joined);
+        }
+
+        #[test]
+        fn every_address_is_accepted_and_allows_itself(
+            v4 in any::<Ipv4Addr>(), v6 in any::<Ipv6Addr>(), pad in "[ \t]{0,2}",
+        ) {
+            let list = IpAllowlist::parse(&[format!("{pad}{v4}{pad}"), v6.to_string()]);
+            prop_assert!(list.is_ok(), "{:?}", list);
+            let list = list.unwrap();
+            prop_assert_eq!(list.display(), vec![v4.to_string(), v6.to_string()]);
+            prop_assert!(list.allows(Some(IpAddr::V4(v4))));
+            // A client with a v4-mapped address is compared as its v4 address.
+            if v6.to_ipv4_mapped().is_none() {
+                prop_assert!(list.allows(Some(IpAddr::V6(v6))));
+            }
+            prop_assert_eq!(IpAllowlist::from_stored(&list.to_stored()), list);
+        }
+
+        #[test]
+        fn every_cidr_is_accepted_and_contains_its_addresses(
+            v4 in any::<Ipv4Addr>(), p4 in 0u8..=32, v6 in any::<Ipv6Addr>(), p6 in 0u8..=128,
+        ) {
+            let list = IpAllowlist::parse(&[format!("{v4}/{p4}"), format!("{v6}/{p6}")]);
+            prop_assert!(list.is_ok(), "{:?}", list);
+            let list = list.unwrap();
+            prop_assert!(list.allows(Some(IpAddr::V4(v4))));
+            if v6.to_ipv4_mapped().is_none() {
+                prop_assert!(list.allows(Some(IpAddr::V6(v6))));
+            }
+            // The display form (network address, bare when a single host) re-parses.
+            prop_assert_eq!(IpAllowlist::parse(&list.display()), Ok(list.clone()));
+            prop_assert_eq!(IpAllowlist::from_stored(&list.to_stored()), list);
+        }
+
+        #[test]
+        fn over_long_prefixes_are_refused(v4 in any::<Ipv4Addr>(), v6 in any::<Ipv6Addr>(), extra in 1u16..300) {
+            let (long4, long6) = (format!("{v4}/{}", 32 + extra), format!("{v6}/{}", 128 + extra));
+            prop_assert!(IpAllowlist::parse(&[long4]).is_err());
+            prop_assert!(IpAllowlist::parse(&[long6]).is_err());
+        }
+
+        #[test]
+        fn garbage_is_refused(word in "[g-z]{1,20}", v4 in any::<Ipv4Addr>()) {
+            prop_assert!(IpAllowlist::parse(std::slice::from_ref(&word)).is_err());
+            let (slash, dot) = (format!("{v4}/{word}"), format!("{v4}.{word}"));
+            prop_assert!(IpAllowlist::parse(&[slash]).is_err());
+            prop_assert!(IpAllowlist::parse(&[dot]).is_err());
+            prop_assert!(IpAllowlist::parse(&[String::new()]).is_err());
+        }
+
+        #[test]
+        fn allowlist_parsing_never_panics(entries in prop::collection::vec(".{0,45}", 0..5)) {
+            if let Ok(list) = IpAllowlist::parse(&entries) {
+                prop_assert_eq!(list.display().len(), entries.len());
+                prop_assert_eq!(IpAllowlist::parse(&list.display()), Ok(list.clone()));
+                prop_assert!(entries.is_empty() || !list.allows(None));
+            }
+        }
+
+        #[test]
+        fn stored_lists_never_panic_and_fail_closed(raw in ".{0,60}", ip in any::<Ipv4Addr>()) {
+            let list = IpAllowlist::from_stored(&raw);
+            let _ = list.allows(Some(IpAddr::V4(ip)));
+            prop_assert_eq!(IpAllowlist::from_stored(&list.to_stored()), list);
+        }
+
+        #[test]
+        fn more_than_the_maximum_is_refused(extra in 1usize..20) {
+            let entries = vec!["10.0.0.1".to_string(); IpAllowlist::MAX_ENTRIES + extra];
+            prop_assert!(IpAllowlist::parse(&entries).is_err());
+            prop_assert!(IpAllowlist::parse(&entries[..IpAllowlist::MAX_ENTRIES]).is_ok());
+        }
+    }
+}

@@ -87,3 +87,59 @@ mod tests {
         assert!("root".parse::<Role>().is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn role() -> impl Strategy<Value = Role> {
+        prop_oneof![Just(Role::User), Just(Role::Developer), Just(Role::Admin)]
+    }
+
+    proptest! {
+        #[test]
+        fn roles_round_trip_in_any_case(role in role(), upper in prop::collection::vec(any::<bool>(), 1..10)) {
+            prop_assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            prop_assert_eq!(role.to_string(), role.as_str());
+            let typed: String = role
+                .as_str()
+                .chars()
+                .zip(upper.iter().cycle())
+                .map(|(c, u)| if *u { c } else { c.to_ascii_lowercase() })
+                .collect();
+            prop_assert_eq!(typed.parse::<Role>(), Ok(role));
+        }
+
+        #[test]
+        fn only_the_three_names_parse(raw in ".{0,20}") {
+            match raw.parse::<Role>() {
+                Ok(role) => prop_assert_eq!(raw.to_ascii_uppercase(), role.as_str()),
+                Err(e) => {
+                    prop_assert!(!["USER", "DEVELOPER", "ADMIN"].contains(&raw.to_ascii_uppercase().as_str()));
+                    prop_assert!(e.contains("expected USER, DEVELOPER or ADMIN"));
+                }
+            }
+        }
+
+        #[test]
+        fn padded_or_prefixed_names_are_refused(role in role(), pad in "[ \t_x]{1,3}") {
+            let (before, after) = (format!("{pad}{}", role.as_str()), format!("{}{pad}", role.as_str()));
+            prop_assert!(before.parse::<Role>().is_err());
+            prop_assert!(after.parse::<Role>().is_err());
+        }
+
+        /// There is no TenantId parser (ids are only generated, never read back from
+        /// input as a TenantId): every generated id has the documented shape.
+        #[test]
+        fn generated_tenant_ids_have_the_documented_shape(_n in 0u8..1) {
+            let t = TenantId::generate();
+            let hex = t.as_str().strip_prefix("cust_");
+            prop_assert!(hex.is_some());
+            let hex = hex.unwrap();
+            prop_assert_eq!(hex.len(), 12);
+            prop_assert!(hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+            prop_assert_eq!(t.clone().into_string(), t.as_str());
+        }
+    }
+}

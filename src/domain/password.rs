@@ -85,3 +85,56 @@ mod tests {
         assert!(Password::parse("correct-Horse-battery-9", &[]).is_ok());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::{MAX_CHARS, MIN_CHARS, Password};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn parse_never_panics_and_keeps_the_length_rule(
+            raw in ".{0,140}",
+            context in prop::collection::vec(".{0,20}", 0..3),
+        ) {
+            let context: Vec<&str> = context.iter().map(String::as_str).collect();
+            let n = raw.chars().count();
+            match Password::parse(&raw, &context) {
+                Ok(p) => {
+                    prop_assert!((MIN_CHARS..=MAX_CHARS).contains(&n));
+                    prop_assert_eq!(p.expose(), raw.as_str());
+                    prop_assert_eq!(format!("{p:?}"), "Password([redacted])");
+                }
+                Err(e) => {
+                    if n < MIN_CHARS {
+                        prop_assert!(e.contains("at least"), "{e}");
+                    } else if n > MAX_CHARS {
+                        prop_assert!(e.contains("at most"), "{e}");
+                    } else {
+                        prop_assert!(e.contains("too common"), "{e}");
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn long_random_passwords_pass(raw in "[a-zA-Z0-9!#%&*+=?@^_~-]{24,128}") {
+            // 24+ characters drawn at random from 75 symbols: far above zxcvbn's score 2
+            // unless the draw is degenerate, which the pattern check would catch anyway.
+            let distinct: std::collections::HashSet<char> = raw.chars().collect();
+            prop_assume!(distinct.len() >= 10);
+            prop_assert!(Password::parse(&raw, &[]).is_ok());
+        }
+
+        #[test]
+        fn lengths_outside_the_policy_are_refused(
+            short in ".{0,7}",
+            long in "[a-z0-9]{129,200}",
+        ) {
+            prop_assert!(Password::parse(&short, &[]).is_err());
+            prop_assert!(Password::parse(&long, &[]).is_err());
+        }
+    }
+}

@@ -59,6 +59,71 @@ pub fn client_ip(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> O
     Some(hops.find(|ip| !trusted(ip)).unwrap_or(peer))
 }
 
+/// How an `Authorization` header value is to be taken, before anything is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorization<'a> {
+    /// `Bearer <api key>`: a token with our `<prefix>_<env>_` start (trimmed).
+    ApiKey(&'a str),
+    /// `Bearer <anything else>`: verified as an access token (trimmed).
+    AccessToken(&'a str),
+    /// Any other scheme, or no space after the scheme: refused with `BAD_SCHEME`.
+    BadScheme,
+}
+
+/// The credentials a request's headers present, classified without any look-up: the
+/// pure part of `caller_from`. A header that is absent or not visible ASCII is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presented<'a> {
+    pub authorization: Option<Authorization<'a>>,
+    /// `X-API-Key` (trimmed).
+    pub api_key: Option<&'a str>,
+    /// `X-Service-Token` (trimmed).
+    pub service_token: Option<&'a str>,
+}
+
+/// API keys are told apart from JWTs by their `<prefix>_<env>_` start.
+pub fn looks_like_api_key(prefix: &str, token: &str) -> bool {
+    token
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|rest| {
+            ["live_", "test_", "dev_"]
+                .iter()
+                .any(|env| rest.starts_with(env))
+        })
+}
+
+/// Classifies an `Authorization` header value (already trimmed).
+pub fn classify_authorization<'a>(value: &'a str, api_key_prefix: &str) -> Authorization<'a> {
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            let token = token.trim();
+            if looks_like_api_key(api_key_prefix, token) {
+                Authorization::ApiKey(token)
+            } else {
+                Authorization::AccessToken(token)
+            }
+        }
+        _ => Authorization::BadScheme,
+    }
+}
+
+/// Reads the `Authorization`, `X-API-Key` and `X-Service-Token` headers.
+pub fn presented<'a>(headers: &'a HeaderMap, api_key_prefix: &str) -> Presented<'a> {
+    Presented {
+        authorization: header(headers, "authorization")
+            .map(|auth| classify_authorization(auth, api_key_prefix)),
+        api_key: header(headers, "x-api-key"),
+        service_token: header(headers, "x-service-token"),
+    }
+}
+
+/// Whether the presented service token is the configured one, compared in constant
+/// time; an empty configured token matches nothing.
+pub fn service_token_matches(presented: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+}
+
 pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Caller {
     let mut caller = Caller {
         client: ClientInfo {
@@ -68,50 +133,43 @@ pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAdd
         ..Caller::default()
     };
     let now = now();
-    if let Some(auth) = header(headers, "authorization") {
-        match auth.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                let token = token.trim();
-                if app.looks_like_api_key(token) {
-                    authenticate_key(app, &mut caller, token, now).await;
-                } else {
-                    match app.idm.keys.verify(token, now).await {
-                        Some(sub) => match app.idm.session_is_live(&sub.session_id, now).await {
-                            Ok(true) => {
-                                caller.user = Some(UserCaller {
-                                    user_id: sub.user_id,
-                                    session_id: sub.session_id,
-                                    tenant_id: sub.tenant_id,
-                                    role: sub.role,
-                                    amr: sub.amr,
-                                })
-                            }
-                            Ok(false) => caller.invalid = Some(INVALID_TOKEN),
-                            Err(e) => {
-                                tracing::error!(error = %e, "checking a session");
-                                caller.invalid =
-                                    Some("Your session could not be checked; try again.");
-                            }
-                        },
-                        None => caller.invalid = Some(INVALID_TOKEN),
-                    }
-                }
-            }
-            _ => caller.invalid = Some(BAD_SCHEME),
+    let presented = presented(headers, &app.idm.settings.api_keys.prefix);
+    match presented.authorization {
+        Some(Authorization::ApiKey(token)) => {
+            authenticate_key(app, &mut caller, token, now).await;
         }
+        Some(Authorization::AccessToken(token)) => match app.idm.keys.verify(token, now).await {
+            Some(sub) => match app.idm.session_is_live(&sub.session_id, now).await {
+                Ok(true) => {
+                    caller.user = Some(UserCaller {
+                        user_id: sub.user_id,
+                        session_id: sub.session_id,
+                        tenant_id: sub.tenant_id,
+                        role: sub.role,
+                        amr: sub.amr,
+                    })
+                }
+                Ok(false) => caller.invalid = Some(INVALID_TOKEN),
+                Err(e) => {
+                    tracing::error!(error = %e, "checking a session");
+                    caller.invalid = Some("Your session could not be checked; try again.");
+                }
+            },
+            None => caller.invalid = Some(INVALID_TOKEN),
+        },
+        Some(Authorization::BadScheme) => caller.invalid = Some(BAD_SCHEME),
+        None => {}
     }
-    if let Some(key) = header(headers, "x-api-key") {
+    if let Some(key) = presented.api_key {
         if caller.key.is_some() {
             caller.invalid = Some("Send one API key, not two.");
         } else {
             authenticate_key(app, &mut caller, key, now).await;
         }
     }
-    if let Some(presented) = header(headers, "x-service-token") {
+    if let Some(token) = presented.service_token {
         let expected = app.idm.settings.service_token.expose_secret();
-        let ok =
-            !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()));
-        if ok {
+        if service_token_matches(token, expected) {
             caller.service = true;
         } else {
             caller.invalid = caller.invalid.or(Some(INVALID_SERVICE));

@@ -28,15 +28,7 @@ pub struct AppState {
 impl AppState {
     /// API keys are told apart from JWTs by their `<prefix>_<env>_` start.
     pub fn looks_like_api_key(&self, token: &str) -> bool {
-        let prefix = &self.idm.settings.api_keys.prefix;
-        token
-            .strip_prefix(prefix.as_str())
-            .and_then(|rest| rest.strip_prefix('_'))
-            .is_some_and(|rest| {
-                ["live_", "test_", "dev_"]
-                    .iter()
-                    .any(|env| rest.starts_with(env))
-            })
+        extract::looks_like_api_key(&self.idm.settings.api_keys.prefix, token)
     }
 }
 

@@ -138,6 +138,41 @@ impl KeyStore {
         })
     }
 
+    /// A store over `key`, kept in a fresh, migrated in-memory SQLite database, with no
+    /// master key: for tests and fuzzing. The key row is written as `load_or_create`
+    /// writes its own, and the store is then `load_or_create`'s, reloads included.
+    pub async fn from_key(
+        key: &SigningKey,
+        settings: TokenSettings,
+        now: i64,
+    ) -> anyhow::Result<Self> {
+        let year = std::time::Duration::from_secs(365 * 86_400);
+        let mut opts = sea_orm::ConnectOptions::new("sqlite::memory:");
+        // One connection, never recycled: the in-memory database lives as long as it.
+        opts.max_connections(1)
+            .min_connections(1)
+            .idle_timeout(year)
+            .max_lifetime(year)
+            .sqlx_logging(false);
+        let db = sea_orm::Database::connect(opts).await?;
+        crate::startup::migrate(&db).await?;
+        let master = MasterKey::parse("").map_err(|e| anyhow::anyhow!("master key: {e}"))?;
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| anyhow::anyhow!("pkcs8: {e}"))?;
+        let public = key.verifying_key().to_bytes();
+        signing_key::ActiveModel {
+            kid: Set(kid_of(&public)),
+            private_key: Set(STANDARD.encode(der.as_bytes())),
+            public_key: Set(b64url(&public)),
+            encrypted: Set(false),
+            created_at: Set(now),
+        }
+        .insert(&db)
+        .await?;
+        Self::load_or_create(db, master, settings, now).await
+    }
+
     fn build(master: &MasterKey, mut rows: Vec<signing_key::Model>) -> anyhow::Result<Keys> {
         rows.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
         let newest = rows
