@@ -53,7 +53,13 @@ pub fn matching_step(secret: &[u8], code: &str, now: i64, last_step: i64) -> Opt
     // Oldest first, so that a code of an already used step cannot hide a newer match.
     (origin - 1..=origin + 1)
         .filter(|step| *step > last_step)
-        .find(|step| t.check(&code, (*step * STEP_SECS) as u64) == Some(*step as u64))
+        .find(|step| {
+            // Checked: a clock near i64::MAX must not overflow (found by fuzzing).
+            let at = step
+                .checked_mul(STEP_SECS)
+                .and_then(|t| u64::try_from(t).ok());
+            at.is_some_and(|at| t.check(&code, at) == u64::try_from(*step).ok())
+        })
 }
 
 /// A recovery code as typed: case, spaces and dashes do not matter.
@@ -393,6 +399,15 @@ impl Idm {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_clock_at_the_end_of_time_does_not_overflow() {
+        assert_eq!(
+            matching_step(b"12345678901234567890", "123456", i64::MAX, 0),
+            None
+        );
+    }
+
     use super::*;
 
     const SECRET: &[u8] = b"12345678901234567890";
