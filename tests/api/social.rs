@@ -1518,3 +1518,39 @@ social_test!(the_redirect_uri_must_be_allowed_exactly, |app, _idp| {
         start_flow(&app, p, OTHER_REDIRECT_URI).await.ok();
     }
 });
+
+social_test!(
+    concurrent_first_sign_ins_of_one_subject_make_one_user,
+    |app, _idp| {
+        // Twenty first sign-ins at once (the core, straight after the token check) race
+        // to create the account and its identity; the losers' unique violations are
+        // retried and find the winner's rows.
+        use latchkey::idm::social::{Provider as Core, ProviderIdentity};
+        let runs = (0..20).map(|_| {
+            let idm = app.state.idm.clone();
+            tokio::spawn(async move {
+                let who = ProviderIdentity {
+                    provider: Core::Google,
+                    subject: "g-race".into(),
+                    email: Some("race@example.com".into()),
+                    email_verified: true,
+                    first_name: None,
+                };
+                let step = idm
+                    .social_login(who, &Default::default(), latchkey::idm::now())
+                    .await;
+                match step {
+                    Ok(latchkey::idm::accounts::LoginStep::Tokens(t)) => Ok(t.user.id),
+                    Ok(_) => Err("second factor".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+        });
+        let answers = futures_util::future::join_all(runs).await;
+        let ids: std::collections::HashSet<String> = answers
+            .into_iter()
+            .map(|a| a.expect("task").expect("every sign-in succeeds"))
+            .collect();
+        assert_eq!(ids.len(), 1, "{ids:?}");
+    }
+);

@@ -23,7 +23,8 @@ pub mod web_flow;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use super::accounts::{AccountRow, LoginStep, insert_account};
@@ -111,6 +112,12 @@ pub struct LinkedProvider {
     pub email: Option<String>,
     pub linked_at: i64,
     pub last_login_at: i64,
+}
+
+/// A unique violation: another request inserted the same identity or email first.
+fn is_race(e: &Error) -> bool {
+    matches!(e, Error::Internal(inner)
+        if inner.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation))
 }
 
 fn check_token(p: Provider, token: &str) -> Result<()> {
@@ -214,9 +221,9 @@ impl Idm {
         now: i64,
     ) -> Result<LoginStep> {
         let user = match self.resolve_identity(&who, client, now).await {
-            Err(Error::Internal(e)) => {
-                // A race with a concurrent first sign-in of the same subject or email
-                // ends in a unique violation: the second look finds the winner's rows.
+            // A race with a concurrent first sign-in of the same subject or email ends
+            // in a unique violation: the second look finds the winner's rows.
+            Err(e) if is_race(&e) => {
                 tracing::debug!(error = %e, "retrying identity resolution");
                 self.resolve_identity(&who, client, now).await?
             }
@@ -275,7 +282,7 @@ impl Idm {
                     self.hand_over_unverified_account(&u, p, client, now)
                         .await?;
                 }
-                self.link_identity(&u.id, who, email.as_deref(), now)
+                self.link_identity(&self.db, &u.id, who, email.as_deref(), now)
                     .await?;
                 audit::record(
                     &self.db,
@@ -302,8 +309,10 @@ impl Idm {
         }
     }
 
-    async fn link_identity(
+    /// Links (provider, subject) to `user_id`, on `db` (a transaction or not).
+    async fn link_identity<C: ConnectionTrait>(
         &self,
+        db: &C,
         user_id: &str,
         who: &ProviderIdentity,
         email: Option<&str>,
@@ -318,15 +327,8 @@ impl Idm {
             created_at: Set(now),
             last_login_at: Set(now),
         }
-        .insert(&self.db)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                Error::Internal(anyhow::anyhow!("identity raced: {e}"))
-            } else {
-                e.into()
-            }
-        })?;
+        .insert(db)
+        .await?;
         Ok(())
     }
 
@@ -373,13 +375,6 @@ impl Idm {
         now: i64,
     ) -> Result<user::Model> {
         let txn = self.db.begin().await?;
-        let raced = |e: sea_orm::DbErr| {
-            if is_unique_violation(&e) {
-                Error::Internal(anyhow::anyhow!("social sign-up raced: {e}"))
-            } else {
-                e.into()
-            }
-        };
         let row = AccountRow {
             email_verified: verified && email.is_some(),
             email: email.clone(),
@@ -388,20 +383,10 @@ impl Idm {
             username: None,
             role: Role::User,
         };
-        let user = insert_account(&txn, row, now).await.map_err(raced)?;
+        let user = insert_account(&txn, row, now).await?;
         let user_id = user.id.clone();
-        identity::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
-            provider: Set(who.provider.as_str().to_owned()),
-            subject: Set(who.subject.clone()),
-            user_id: Set(user_id.clone()),
-            email: Set(email),
-            created_at: Set(now),
-            last_login_at: Set(now),
-        }
-        .insert(&txn)
-        .await
-        .map_err(raced)?;
+        self.link_identity(&txn, &user_id, who, email.as_deref(), now)
+            .await?;
         txn.commit().await?;
         audit::record(
             &self.db,
