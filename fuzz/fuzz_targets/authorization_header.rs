@@ -6,7 +6,9 @@
 //! gives the trimmed header value; a `Bearer` API key is exactly a token with our
 //! `<prefix>_<env>_` start; every well-formed API key is routed as an API key (never
 //! to the JWT verifier); anything but `Bearer <…>` is a bad scheme; the service token
-//! matches exactly when it equals a non-empty configured one.
+//! matches exactly when it equals a non-empty configured one; a credential header that
+//! is sent twice or is not visible ASCII refuses the request's credentials (never reads
+//! as absent).
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -36,12 +38,18 @@ struct Input<'a> {
     headers: Vec<(Name, &'a [u8])>,
 }
 
-/// `header()` in extract.rs: the first value, if visible ASCII, trimmed.
+/// A credential header's one value, if visible ASCII, trimmed.
 fn first<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
+}
+
+/// Whether a credential header is present but sent twice or not visible ASCII.
+fn unreadable(headers: &HeaderMap, name: &str) -> bool {
+    let values: Vec<_> = headers.get_all(name).iter().collect();
+    values.len() > 1 || values.iter().any(|v| v.to_str().is_err())
 }
 
 fuzz_target!(|input: Input| {
@@ -62,6 +70,14 @@ fuzz_target!(|input: Input| {
     }
 
     let p = presented(&headers, prefix);
+    let refused = ["authorization", "x-api-key", "x-service-token"]
+        .iter()
+        .any(|n| unreadable(&headers, n));
+    assert_eq!(p.refused.is_some(), refused);
+    if refused {
+        assert!(p.any());
+        return;
+    }
     assert_eq!(p.api_key, first(&headers, "x-api-key"));
     assert_eq!(p.service_token, first(&headers, "x-service-token"));
     let auth = first(&headers, "authorization");

@@ -8,6 +8,7 @@ mod m20261122_000003_two_factor;
 mod m20261122_000004_passkeys;
 mod m20261122_000005_social;
 mod m20261122_000006_mfa_first_factor;
+mod m20261202_000007_mfa_client;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_passkeys::Migration),
             Box::new(m20261122_000005_social::Migration),
             Box::new(m20261122_000006_mfa_first_factor::Migration),
+            Box::new(m20261202_000007_mfa_client::Migration),
         ]
     }
 }

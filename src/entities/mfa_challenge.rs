@@ -13,6 +13,8 @@ pub struct Model {
     pub used_at: Option<i64>,
     /// The first factor this login passed: "pwd" (password) or "fed" (social).
     pub first_factor: String,
+    /// SHA-256 of the opening client's IP and User-Agent (see `mfa_login`).
+    pub client_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

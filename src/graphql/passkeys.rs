@@ -152,8 +152,14 @@ impl PasskeysMutation {
     #[graphql(directive = user_token::apply(None))]
     async fn delete_passkey(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
+        let user = caller.user()?;
         Ok(idm
-            .delete_passkey(&caller.user()?.user_id, &id, &caller.client, now())
+            .delete_passkey(
+                (&user.user_id, &user.session_id),
+                &id,
+                &caller.client,
+                now(),
+            )
             .await?)
     }
 }

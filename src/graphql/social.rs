@@ -205,9 +205,10 @@ impl SocialMutation {
     #[graphql(directive = user_token::apply(None))]
     async fn unlink_provider(&self, ctx: &Context<'_>, provider: OAuthProvider) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
+        let user = caller.user()?;
         Ok(idm
             .unlink_provider(
-                &caller.user()?.user_id,
+                (&user.user_id, &user.session_id),
                 provider.into(),
                 &caller.client,
                 now(),

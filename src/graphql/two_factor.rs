@@ -16,7 +16,10 @@ impl TwoFactorMutation {
     #[graphql(name = "generate_2fa", directive = user_token::apply(None))]
     async fn generate_2fa(&self, ctx: &Context<'_>) -> Result<TwoFactorSetup> {
         let (idm, caller) = state(ctx)?;
-        let s = idm.generate_2fa(&caller.user()?.user_id, now()).await?;
+        let user = caller.user()?;
+        let s = idm
+            .generate_2fa(&user.user_id, &user.session_id, now())
+            .await?;
         Ok(TwoFactorSetup {
             secret: s.secret_base32,
             otpauth_url: s.otpauth_url,
@@ -70,8 +73,14 @@ impl TwoFactorMutation {
     #[graphql(name = "disable_2fa", directive = user_token::apply(None))]
     async fn disable_2fa(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
+        let user = caller.user()?;
         Ok(idm
-            .disable_2fa(&caller.user()?.user_id, &token, &caller.client, now())
+            .disable_2fa(
+                (&user.user_id, &user.session_id),
+                &token,
+                &caller.client,
+                now(),
+            )
             .await?)
     }
 
@@ -83,8 +92,14 @@ impl TwoFactorMutation {
         token: String,
     ) -> Result<Vec<String>> {
         let (idm, caller) = state(ctx)?;
+        let user = caller.user()?;
         Ok(idm
-            .regenerate_recovery_codes(&caller.user()?.user_id, &token, &caller.client, now())
+            .regenerate_recovery_codes(
+                (&user.user_id, &user.session_id),
+                &token,
+                &caller.client,
+                now(),
+            )
             .await?)
     }
 }

@@ -71,7 +71,9 @@ pub enum Authorization<'a> {
 }
 
 /// The credentials a request's headers present, classified without any look-up: the
-/// pure part of `caller_from`. A header that is absent or not visible ASCII is `None`.
+/// pure part of `caller_from`. A credential header that is present but unreadable (not
+/// visible ASCII) or sent twice makes the request's credentials `refused`: an invalid
+/// credential, never an absent one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Presented<'a> {
     pub authorization: Option<Authorization<'a>>,
@@ -79,6 +81,32 @@ pub struct Presented<'a> {
     pub api_key: Option<&'a str>,
     /// `X-Service-Token` (trimmed).
     pub service_token: Option<&'a str>,
+    /// Why the credential headers cannot be read, if they cannot.
+    pub refused: Option<&'static str>,
+}
+
+impl Presented<'_> {
+    /// Whether the request carries any credential header at all (readable or not).
+    pub fn any(&self) -> bool {
+        self.authorization.is_some()
+            || self.api_key.is_some()
+            || self.service_token.is_some()
+            || self.refused.is_some()
+    }
+}
+
+pub const UNREADABLE_CREDENTIAL: &str = "A credential header (Authorization, X-API-Key or X-Service-Token) is not readable: send it once, in visible ASCII.";
+
+/// A credential header: None when absent; Err when sent twice or not visible ASCII.
+fn credential_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    first.to_str().map(|v| Some(v.trim())).map_err(|_| ())
 }
 
 /// API keys are told apart from JWTs by their `<prefix>_<env>_` start.
@@ -110,11 +138,19 @@ pub fn classify_authorization<'a>(value: &'a str, api_key_prefix: &str) -> Autho
 
 /// Reads the `Authorization`, `X-API-Key` and `X-Service-Token` headers.
 pub fn presented<'a>(headers: &'a HeaderMap, api_key_prefix: &str) -> Presented<'a> {
+    let auth = credential_header(headers, "authorization");
+    let key = credential_header(headers, "x-api-key");
+    let service = credential_header(headers, "x-service-token");
+    let refused =
+        (auth.is_err() || key.is_err() || service.is_err()).then_some(UNREADABLE_CREDENTIAL);
     Presented {
-        authorization: header(headers, "authorization")
+        authorization: auth
+            .ok()
+            .flatten()
             .map(|auth| classify_authorization(auth, api_key_prefix)),
-        api_key: header(headers, "x-api-key"),
-        service_token: header(headers, "x-service-token"),
+        api_key: key.ok().flatten(),
+        service_token: service.ok().flatten(),
+        refused,
     }
 }
 
@@ -134,6 +170,10 @@ pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAdd
     };
     let now = now();
     let presented = presented(headers, &app.idm.settings.api_keys.prefix);
+    if let Some(reason) = presented.refused {
+        caller.invalid = Some(reason);
+        return caller;
+    }
     match presented.authorization {
         Some(Authorization::ApiKey(token)) => {
             authenticate_key(app, &mut caller, token, now).await;
@@ -175,7 +215,9 @@ pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAdd
             caller.invalid = caller.invalid.or(Some(INVALID_SERVICE));
         }
     }
-    if caller.user.is_none() && caller.invalid.is_none() {
+    // `noauth`: the development user stands in only for a request that sends no
+    // credential at all; a sent one is judged as usual, never upgraded.
+    if !presented.any() {
         caller.user = app.dev_user.clone();
     }
     caller

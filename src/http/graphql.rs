@@ -3,7 +3,10 @@
 //! link can make a browser change anything.
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Response, ServerError};
+use async_graphql::{
+    BatchRequest, BatchResponse, ErrorExtensionValues, ParseRequestError, Response, ServerError,
+};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode, Uri, header};
@@ -21,12 +24,69 @@ fn finish(mut resp: Response) -> Response {
     resp
 }
 
+/// A request body that could not be read as GraphQL: 413 when it passed
+/// `graphql.max_body_bytes` (a chunked body is only found to be too large while it is
+/// read), else 400; either way a GraphQL error a person can act on, never Debug text.
+fn unreadable_body(app: &AppState, e: &ParseRequestError) -> axum::response::Response {
+    let too_large = match e {
+        ParseRequestError::PayloadTooLarge => true,
+        ParseRequestError::Io(io) => io.to_string().contains("length limit exceeded"),
+        _ => false,
+    };
+    if too_large {
+        return too_large_response(app.idm.settings.graphql.max_body_bytes);
+    }
+    let message = match e {
+        ParseRequestError::InvalidRequest(inner) => {
+            format!("The request body is not a GraphQL request in JSON: {inner}.")
+        }
+        _ => "The request body could not be read; send a GraphQL request as JSON.".to_owned(),
+    };
+    (
+        StatusCode::BAD_REQUEST,
+        GraphQLResponse::from(refuse(&message)),
+    )
+        .into_response()
+}
+
+fn too_large_response(max: usize) -> axum::response::Response {
+    let message = format!(
+        "The request body is larger than the {max} bytes this server accepts (graphql.max_body_bytes)."
+    );
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        GraphQLResponse::from(refuse(&message)),
+    )
+        .into_response()
+}
+
+/// The body limit's own 413 (a Content-Length over the limit) gets the same GraphQL
+/// error body as a chunked body found too large while read.
+pub async fn explain_too_large(
+    State(app): State<AppState>,
+    req: Request,
+    next: Next,
+) -> axum::response::Response {
+    let resp = next.run(req).await;
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
+        return too_large_response(app.idm.settings.graphql.max_body_bytes);
+    }
+    resp
+}
+
 pub async fn post_graphql(
     State(app): State<AppState>,
     caller: Caller,
-    req: GraphQLBatchRequest,
-) -> GraphQLResponse {
-    let req = req.into_inner();
+    req: Result<GraphQLBatchRequest, GraphQLRejection>,
+) -> axum::response::Response {
+    let req = match req {
+        Ok(req) => req.into_inner(),
+        Err(GraphQLRejection(e)) => return unreadable_body(&app, &e),
+    };
     let max = app.idm.settings.graphql.max_batch;
     if let BatchRequest::Batch(entries) = &req
         && entries.len() > max
@@ -35,14 +95,14 @@ pub async fn post_graphql(
             "A batch may hold at most {max} operations; this one holds {}.",
             entries.len()
         );
-        return GraphQLResponse::from(refuse(&msg));
+        return GraphQLResponse::from(refuse(&msg)).into_response();
     }
     let req = req.data(caller);
     let resp = match app.schema.execute_batch(req).await {
         BatchResponse::Single(r) => BatchResponse::Single(finish(r)),
         BatchResponse::Batch(rs) => BatchResponse::Batch(rs.into_iter().map(finish).collect()),
     };
-    resp.into()
+    GraphQLResponse::from(resp).into_response()
 }
 
 /// Only `application/json` POSTs reach the GraphQL engine: a form, multipart or

@@ -44,6 +44,10 @@ pub fn router(state: AppState) -> Router {
         // The GraphQL extractor streams the body, so axum's DefaultBodyLimit would not
         // bound it: this layer does, answering 413.
         .layer(RequestBodyLimitLayer::new(settings.graphql.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            graphql::explain_too_large,
+        ))
         .layer(cors(&settings.cors_origins))
         .with_state(state)
 }

@@ -1,14 +1,13 @@
 //! Accounts: signup, login and passwords. (The emailed links are in `email_links`.)
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::api_keys::NewApiKey;
 use super::audit::{self, Event};
 use super::email_tokens::{self, Purpose};
 use super::error::{Error, Result, is_unique_violation};
 use super::mfa_login::Challenge;
+use super::passwords::Verified;
 use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
 use super::{ClientInfo, Idm};
@@ -106,6 +105,16 @@ pub(super) fn parse_password(
 
 const INVALID_LOGIN: &str = "Invalid email or password.";
 
+/// The subject of an account's limits on secret checks: the user when the account
+/// exists (so a login and a `changePassword` share one counter), else the address as
+/// looked up.
+pub(super) fn account_subject(user: Option<&user::Model>, typed_email: &str) -> String {
+    match user {
+        Some(u) => format!("user:{}", u.id),
+        None => format!("email:{}", crate::domain::Email::lookup_key(typed_email)),
+    }
+}
+
 impl Idm {
     #[tracing::instrument(skip_all)]
     pub async fn signup(
@@ -130,7 +139,7 @@ impl Idm {
             return Err(taken());
         }
         let hash = self.hasher.hash(password.expose()).await?;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let inserted = insert_account(
             &txn,
             AccountRow {
@@ -174,19 +183,10 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<LoginStep> {
-        self.limits
-            .hit(Action::Login, Subject::Ip(client.ip), now)
-            .await?;
-        self.limits
-            .check(Action::Login, Subject::Account(email), now)
-            .await?;
         let found = self.find_user_by_email(email).await?;
+        let subject = account_subject(found.as_ref(), email);
         let checked = self
-            .hasher
-            .verify(
-                found.as_ref().and_then(|u| u.password_hash.as_deref()),
-                password,
-            )
+            .verify_password_of(found.as_ref(), &subject, password, client, now)
             .await?;
         let user = match found {
             Some(u) if checked.ok => u,
@@ -194,11 +194,6 @@ impl Idm {
                 self.metrics.login(LoginOutcome::Failed);
                 let uid = other.as_ref().map(|u| u.id.as_str());
                 audit::record(&self.db, Event::LoginFailed, uid, client, None, now).await;
-                // Failures count against the account (bounded: see rate_limit).
-                let _ = self
-                    .limits
-                    .hit(Action::Login, Subject::Account(email), now)
-                    .await;
                 return Err(Error::unauthenticated(INVALID_LOGIN));
             }
         };
@@ -229,13 +224,39 @@ impl Idm {
         if user.two_factor_enabled {
             // No session yet: the password only opens a pending login.
             return Ok(LoginStep::SecondFactor(
-                self.begin_second_factor(&user.id, "pwd", now).await?,
+                self.begin_second_factor(&user.id, "pwd", client, now)
+                    .await?,
             ));
         }
         let tokens = self
             .complete_login(&user, &["pwd"], client, None, now)
             .await?;
         Ok(LoginStep::Tokens(tokens))
+    }
+
+    /// Checks a password of `user` (None: an unknown account, checked against a dummy
+    /// hash so that the answer takes as long). Every password check goes through here,
+    /// so each counts against the caller's IP and the account (`subject`, from
+    /// `account_subject`): the account's slot is taken before the hash is computed, so
+    /// aliased, batched and concurrent guesses are all bounded by one limit.
+    pub(super) async fn verify_password_of(
+        &self,
+        user: Option<&user::Model>,
+        subject: &str,
+        password: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Verified> {
+        let check = self
+            .limits
+            .begin_secret_check(Action::Login, subject, client.ip, now)
+            .await?;
+        let hash = user.and_then(|u| u.password_hash.as_deref());
+        let verified = self.hasher.verify(hash, password).await?;
+        if verified.ok {
+            self.limits.passed(check).await;
+        }
+        Ok(verified)
     }
 
     /// Opens the session of a completed login (password, or password and second factor):
@@ -248,7 +269,7 @@ impl Idm {
         detail: Option<String>,
         now: i64,
     ) -> Result<Tokens> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let tokens = self.start_session(&txn, user, amr, client, now).await?;
         audit::record(&txn, Event::LoginOk, Some(&user.id), client, detail, now).await;
         txn.commit().await?;
@@ -256,7 +277,8 @@ impl Idm {
         Ok(tokens)
     }
 
-    /// Changes the password; every other session of the user is revoked.
+    /// Changes the password; every other session of the user is revoked, and so are
+    /// pending second-factor logins and outstanding reset links.
     #[tracing::instrument(skip_all)]
     pub async fn change_password(
         &self,
@@ -271,12 +293,17 @@ impl Idm {
             .find_user(user_id)
             .await?
             .ok_or_else(|| Error::unauthenticated("Sign in again."))?;
-        let Some(hash) = user.password_hash.as_deref() else {
+        if user.password_hash.is_none() {
             return Err(Error::bad_input(
                 "This account has no password; set one with a password reset.",
             ));
-        };
-        if !self.hasher.verify(Some(hash), current).await?.ok {
+        }
+        let subject = account_subject(Some(&user), "");
+        if !self
+            .verify_password_of(Some(&user), &subject, current, client, now)
+            .await?
+            .ok
+        {
             return Err(Error::bad_input("The current password is incorrect."));
         }
         if current == new {
@@ -291,6 +318,9 @@ impl Idm {
         )?;
         self.set_password(user_id, password, false, now).await?;
         self.revoke_sessions(user_id, None, Some(sid), now).await?;
+        // What the old password opened, or may have been used to ask for, ends with it.
+        super::mfa_login::void_pending_logins(&self.db, user_id).await?;
+        email_tokens::void(&self.db, user_id, Purpose::ResetPassword, now).await?;
         audit::record(
             &self.db,
             Event::PasswordChanged,

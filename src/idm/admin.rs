@@ -72,6 +72,7 @@ impl Idm {
             Event::UserActivated
         } else {
             self.revoke_sessions(&user.id, None, None, now).await?;
+            super::mfa_login::void_pending_logins(&self.db, &user.id).await?;
             self.key_cache.invalidate(None, Some(&user.id));
             Event::UserDeactivated
         };

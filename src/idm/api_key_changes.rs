@@ -1,7 +1,7 @@
 //! Changing a key's life: rotation (with a grace period), revocation, deletion, and
 //! short-lived keys for the deployment's internal services.
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::api_keys::{ApiKey, KeySpec, MAX_GRACE_SECS, NewApiKey, TEMPORARY_TTL, check_scopes};
 use super::audit::{self, Event};
@@ -44,7 +44,13 @@ impl Idm {
             ips: Vec::new(),
         };
         let ips = IpAllowlist::from_stored(&old.ips);
-        let txn = self.db.begin().await?;
+        let role = self.user(user_id).await?.role;
+        let txn = self.begin_write().await?;
+        self.lock_user(&txn, user_id).await?;
+        // A rotation makes a key as a creation does: the same policies (the old key,
+        // which stops, is not counted; during a grace it is the one extra key allowed).
+        self.check_key_policy(&txn, (user_id, role), old.temporary, Some(&old.id), now)
+            .await?;
         let new = self
             .insert_key(
                 &txn,

@@ -4,7 +4,7 @@
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::audit::{self, Event};
@@ -183,26 +183,37 @@ impl Idm {
         })
     }
 
-    /// Applies `require_role` and `max_active_per_user`.
-    async fn check_key_policy<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        user_id: &str,
-        role: Role,
-        now: i64,
-    ) -> Result<()> {
-        let policy = &self.settings.api_keys;
-        if let Some(required) = policy.require_role
+    /// `require_role`: who may create keys may change them; below it, a key can only
+    /// be revoked or deleted.
+    pub(super) fn check_key_role(&self, role: Role) -> Result<()> {
+        if let Some(required) = self.settings.api_keys.require_role
             && role < required
         {
             return Err(Error::forbidden(format!(
-                "Creating API keys requires the {required} role."
+                "Creating API keys requires the {required} role (so does rotating or changing one)."
             )));
         }
+        Ok(())
+    }
+
+    /// Applies `require_role` and, for a key that is not temporary, `max_active_per_user`
+    /// (not counting `except`, the key being rotated or made active again). Every way a
+    /// key comes to work (creation, rotation, an update of its expiry) passes here.
+    pub(super) async fn check_key_policy<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        (user_id, role): (&str, Role),
+        temporary: bool,
+        except: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        self.check_key_role(role)?;
+        let policy = &self.settings.api_keys;
         let max = u64::from(policy.max_active_per_user);
-        if max > 0 {
+        if max > 0 && !temporary {
             let active = api_key::Entity::find()
                 .filter(Column::UserId.eq(user_id))
+                .filter(Column::Id.ne(except.unwrap_or("")))
                 .filter(Column::Temporary.eq(false))
                 .filter(Column::DeletedAt.is_null())
                 .filter(Column::RevokedAt.is_null().or(Column::RevokedAt.gt(now)))
@@ -241,9 +252,10 @@ impl Idm {
         // The policy check and the insert share a transaction so that racing creations
         // cannot both slip under `max_active_per_user` (SQLite serialises writers; on
         // PostgreSQL the user row is locked first).
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         self.lock_user(&txn, user_id).await?;
-        self.check_key_policy(&txn, user_id, user.role, now).await?;
+        self.check_key_policy(&txn, (user_id, user.role), false, None, now)
+            .await?;
         let new = self
             .insert_key(&txn, (&user.id, &user.tenant_id), &spec, &ips, false, now)
             .await?;
@@ -260,7 +272,9 @@ impl Idm {
         Ok(new)
     }
 
-    async fn lock_user<C: ConnectionTrait>(&self, db: &C, user_id: &str) -> Result<()> {
+    /// Serialises the key changes of one user (PostgreSQL; SQLite's `begin_write`
+    /// already serialises every writer).
+    pub(super) async fn lock_user<C: ConnectionTrait>(&self, db: &C, user_id: &str) -> Result<()> {
         if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             crate::entities::user::Entity::find_by_id(user_id.to_owned())
                 .lock_exclusive()
@@ -344,6 +358,10 @@ impl Idm {
         Ok(self.to_api_key(m, now))
     }
 
+    /// Changes a key. Its holder can never widen it beyond what they may create: the
+    /// role policy applies as at creation; a temporary key's scopes can only narrow and
+    /// its expiry only come sooner; an expired key made to work again by a later expiry
+    /// counts against `max_active_per_user`.
     pub async fn update_api_key(
         &self,
         user_id: &str,
@@ -351,7 +369,10 @@ impl Idm {
         changes: KeyChanges,
         now: i64,
     ) -> Result<ApiKey> {
-        let m = self.owned_key(&self.db, user_id, id).await?;
+        let user = self.user(user_id).await?;
+        let txn = self.begin_write().await?;
+        self.lock_user(&txn, user_id).await?;
+        let m = self.owned_key(&txn, user_id, id).await?;
         if m.revoked_at.is_some_and(|t| t <= now) {
             return Err(Error::bad_input(
                 "This key is revoked and can no longer be changed.",
@@ -363,16 +384,37 @@ impl Idm {
         }
         if let Some(scopes) = changes.scopes {
             check_scopes(&scopes)?;
+            let own = Scope::parse_list(&m.scopes);
+            if m.temporary && scopes.iter().any(|s| !own.contains(s)) {
+                return Err(Error::bad_input(
+                    "The scopes of a temporary key can only be narrowed, never widened.",
+                ));
+            }
             am.scopes = Set(Scope::join(&scopes));
         }
         if let Some(ips) = changes.ips {
             am.ips = Set(parse_ips(&ips)?.to_stored());
         }
+        let mut policy_needed = false;
         if let Some(t) = changes.expires_at {
             check_expiry(Some(t), now)?;
+            if m.temporary && m.expires_at.is_none_or(|old| t > old) {
+                return Err(Error::bad_input(
+                    "A temporary key's expiry can only be brought forward, never extended.",
+                ));
+            }
+            // An expired key with a later expiry works again, as a new one would.
+            policy_needed = m.expires_at.is_some_and(|old| old <= now);
             am.expires_at = Set(Some(t));
         }
-        let updated = am.update(&self.db).await?;
+        if policy_needed {
+            self.check_key_policy(&txn, (user_id, user.role), m.temporary, Some(&m.id), now)
+                .await?;
+        } else {
+            self.check_key_role(user.role)?;
+        }
+        let updated = am.update(&txn).await?;
+        txn.commit().await?;
         self.key_cache.invalidate(Some(&m.key_hash), None);
         Ok(self.to_api_key(updated, now))
     }

@@ -7,7 +7,30 @@ use super::email_tokens::{self, Purpose};
 use super::error::{Error, Result};
 use super::rate_limit::{Action, Subject};
 use super::{ClientInfo, Idm};
+use crate::domain::Email;
 use crate::entities::user;
+
+/// The background half of `request_password_reset`: an active account with the
+/// address gets a new link (voiding its older ones).
+async fn send_reset_link(
+    db: &sea_orm::DatabaseConnection,
+    mailer: &super::mail::Mailer,
+    email: &str,
+    now: i64,
+) -> Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let Some(user) = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .filter(user::Column::IsActive.eq(true))
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let token = email_tokens::issue(db, &user.id, Purpose::ResetPassword, now).await?;
+    mailer.send_link_later(Purpose::ResetPassword, email.to_owned(), token);
+    Ok(())
+}
 
 impl Idm {
     pub async fn request_email_verification(&self, user_id: &str, now: i64) -> Result<bool> {
@@ -63,8 +86,10 @@ impl Idm {
         Ok(true)
     }
 
-    /// Always true: whether the address is known is not revealed, by answer or timing
-    /// (the email is sent in the background).
+    /// Always true: whether the address is known is not revealed, by answer or timing.
+    /// The answer waits only for the rate limits, which are the same for every address;
+    /// looking the account up, writing the token and sending the email happen after it,
+    /// in the background (a failure there is logged, never answered).
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -75,17 +100,22 @@ impl Idm {
             .hit(Action::Mail, Subject::Ip(client.ip), now)
             .await?;
         self.limits
-            .hit(Action::Mail, Subject::Account(email), now)
+            .hit(
+                Action::Mail,
+                Subject::Account(&Email::lookup_key(email)),
+                now,
+            )
             .await?;
-        let Some(user) = self.find_user_by_email(email).await? else {
-            return Ok(true);
+        let Some(email) = Email::normalise(email) else {
+            return Ok(true); // no account can have it
         };
-        let Some(address) = user.email.clone().filter(|_| user.is_active) else {
-            return Ok(true);
-        };
-        let token = email_tokens::issue(&self.db, &user.id, Purpose::ResetPassword, now).await?;
-        self.mailer
-            .send_link_later(Purpose::ResetPassword, address, token);
+        let db = self.db.clone();
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = send_reset_link(&db, &mailer, &email, now).await {
+                tracing::error!(error = %e, "sending a password reset link");
+            }
+        });
         Ok(true)
     }
 
@@ -148,6 +178,10 @@ impl Idm {
                 .await?;
         }
         self.set_password(&user_id, password, true, now).await?;
+        // Logins waiting for a second factor were opened with the old password, and the
+        // mailbox is proven now: older verification links have nothing left to do.
+        super::mfa_login::void_pending_logins(&self.db, &user_id).await?;
+        email_tokens::void(&self.db, &user_id, Purpose::VerifyEmail, now).await?;
         audit::record(
             &self.db,
             Event::PasswordReset,

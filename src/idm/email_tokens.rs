@@ -24,13 +24,14 @@ impl Purpose {
     }
 }
 
-/// Creates a token for `user_id`, voiding the user's earlier unused ones of the purpose.
-pub async fn issue<C: ConnectionTrait>(
+/// Voids the user's unused tokens of `purpose`: a new link replaces the older ones, a
+/// password change ends the reset links, a reset ends the verification links.
+pub async fn void<C: ConnectionTrait>(
     db: &C,
     user_id: &str,
     purpose: Purpose,
     now: i64,
-) -> Result<String> {
+) -> Result<()> {
     one_time_token::Entity::update_many()
         .col_expr(Column::UsedAt, Expr::value(now))
         .filter(Column::UserId.eq(user_id))
@@ -38,6 +39,17 @@ pub async fn issue<C: ConnectionTrait>(
         .filter(Column::UsedAt.is_null())
         .exec(db)
         .await?;
+    Ok(())
+}
+
+/// Creates a token for `user_id`, voiding the user's earlier unused ones of the purpose.
+pub async fn issue<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<String> {
+    void(db, user_id, purpose, now).await?;
     let token = random_token();
     one_time_token::ActiveModel {
         token_hash: Set(token_hash(&token)),

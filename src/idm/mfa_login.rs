@@ -2,13 +2,20 @@
 //! creates a pending login (an `mfa_token`, 5 minutes); `verify_2fa_code` completes it
 //! with a TOTP code (±1 step) or a recovery code. Every attempt takes one of the pending
 //! login's `verify_2fa_per_challenge` slots before the code is looked at, so concurrent
-//! guesses are counted too; when they are gone the login must start over.
+//! guesses are counted too; when they are gone the login must start over. The code
+//! check itself (`check_second_factor`) also counts against the caller's IP and the
+//! account.
+//!
+//! Without the `mfa_token` (the documents call `verify_2fa_code` with `user_id` and
+//! `token` only), the newest pending login *opened by the same client* is completed:
+//! the pending login keeps a hash of the IP and User-Agent that passed the first factor,
+//! so a stranger who knows only a user id cannot race the owner's pending login with
+//! guessed codes from elsewhere.
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::crypto::{random_token, token_hash};
 use super::error::{Error, Result};
-use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
 use super::two_factor::Factor;
 use super::{ClientInfo, Idm};
@@ -23,6 +30,26 @@ pub struct Challenge {
     pub mfa_token: String,
 }
 
+/// Which client opened a pending login: SHA-256 of its IP and User-Agent.
+fn client_hash(client: &ClientInfo) -> String {
+    let ip = client.ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let agent = client.user_agent.as_deref().unwrap_or("");
+    token_hash(&format!("{ip}\n{agent}"))
+}
+
+/// Voids every pending second-factor login of the user, on `db` (the caller's
+/// transaction): a password change or reset, turning 2FA off, and deactivation end them.
+pub(super) async fn void_pending_logins<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+) -> Result<()> {
+    mfa_challenge::Entity::delete_many()
+        .filter(mfa_challenge::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 impl Idm {
     /// Called by a login of a user with 2FA on, once its first factor passed
     /// (`first_factor`: "pwd" or "fed", what the finished login's `amr` starts with).
@@ -30,6 +57,7 @@ impl Idm {
         &self,
         user_id: &str,
         first_factor: &str,
+        client: &ClientInfo,
         now: i64,
     ) -> Result<Challenge> {
         let token = random_token();
@@ -41,6 +69,7 @@ impl Idm {
             attempts: Set(0),
             used_at: Set(None),
             first_factor: Set(first_factor.to_owned()),
+            client_hash: Set(Some(client_hash(client))),
         }
         .insert(&self.db)
         .await?;
@@ -60,14 +89,6 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<Tokens> {
-        self.limits
-            .hit(Action::SecondFactor, Subject::Ip(client.ip), now)
-            .await?;
-        // Failures also count per account, so guesses spread over many addresses and
-        // many pending logins are bounded too.
-        self.limits
-            .check(Action::SecondFactor, Subject::Account(user_id), now)
-            .await?;
         let none_pending = || {
             Error::unauthenticated(
                 "No sign-in of this user is waiting for a second factor (or it expired); log in with your password again.",
@@ -77,9 +98,10 @@ impl Idm {
             .filter(mfa_challenge::Column::UserId.eq(user_id))
             .filter(mfa_challenge::Column::UsedAt.is_null())
             .filter(mfa_challenge::Column::ExpiresAt.gt(now));
-        if let Some(t) = mfa_token {
-            q = q.filter(mfa_challenge::Column::TokenHash.eq(token_hash(t)));
-        }
+        q = match mfa_token {
+            Some(t) => q.filter(mfa_challenge::Column::TokenHash.eq(token_hash(t))),
+            None => q.filter(mfa_challenge::Column::ClientHash.eq(client_hash(client))),
+        };
         let challenge = q
             .order_by_desc(mfa_challenge::Column::CreatedAt)
             .one(&self.db)
@@ -103,9 +125,6 @@ impl Idm {
             return Err(Error::RateLimited { retry_after: 0 });
         }
         let Some(factor) = self.check_second_factor(user_id, code, client, now).await? else {
-            self.limits
-                .hit(Action::SecondFactor, Subject::Account(user_id), now)
-                .await?;
             return Err(Error::unauthenticated("That code is not valid."));
         };
         let done = mfa_challenge::Entity::update_many()

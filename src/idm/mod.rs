@@ -19,6 +19,7 @@ pub mod passwords;
 pub mod rate_limit;
 pub mod sessions;
 pub mod social;
+pub mod step_up;
 pub mod tokens;
 pub mod two_factor;
 pub mod unproven;
@@ -59,6 +60,23 @@ pub struct Idm {
     pub http: reqwest::Client,
     /// Google's and Apple's signing keys.
     pub jwks: social::id_tokens::JwksCache,
+}
+
+impl Idm {
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that two such transactions queue on the busy timeout;
+    /// a deferred one that read first could not upgrade and failed with "database is
+    /// locked" (SQLITE_BUSY_SNAPSHOT) instead. PostgreSQL ignores the mode.
+    pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        Ok(self
+            .db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await?)
+    }
 }
 
 /// The current time as the core takes it: whole seconds since the epoch.

@@ -29,12 +29,10 @@ use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
 use super::{ClientInfo, Idm};
 use crate::config::WebauthnSettings;
-use crate::entities::{passkey, session, webauthn_ceremony};
+use crate::entities::{passkey, webauthn_ceremony};
 
 /// How long a ceremony may take, from challenge to credential.
 pub const CEREMONY_TTL_SECS: i64 = 300;
-/// How recent a sign-in must be to add a passkey.
-pub const FRESH_SIGN_IN_SECS: i64 = 900;
 /// The `amr` of a passkey login: a hardware-bound key, user presence and verification.
 pub const PASSKEY_AMR: [&str; 3] = ["hwk", "user", "mfa"];
 const REGISTER: &str = "register";
@@ -274,23 +272,6 @@ impl Idm {
         Ok(row)
     }
 
-    /// A passkey is a whole sign-in on its own, so adding one needs a recent sign-in:
-    /// a stolen access token (valid for a day) cannot plant one.
-    async fn require_fresh_sign_in(&self, sid: &str, now: i64) -> Result<()> {
-        let fresh = session::Entity::find_by_id(sid.to_owned())
-            .one(&self.db)
-            .await?
-            .is_some_and(|s| now - s.created_at <= FRESH_SIGN_IN_SECS);
-        if fresh {
-            Ok(())
-        } else {
-            Err(Error::forbidden(format!(
-                "Sign in again to add a passkey: passkeys can be added within {} minutes of signing in.",
-                FRESH_SIGN_IN_SECS / 60
-            )))
-        }
-    }
-
     /// Options for `navigator.credentials.create`, excluding the user's passkeys.
     pub async fn passkey_registration_options(
         &self,
@@ -299,7 +280,8 @@ impl Idm {
         now: i64,
     ) -> Result<Value> {
         self.require_verified_email(user_id).await?;
-        self.require_fresh_sign_in(sid, now).await?;
+        self.require_fresh_sign_in(sid, "add a passkey", now)
+            .await?;
         let user = self
             .find_user(user_id)
             .await?
@@ -354,7 +336,8 @@ impl Idm {
     ) -> Result<PasskeyInfo> {
         let name = device_name(name)?;
         self.require_verified_email(user_id).await?;
-        self.require_fresh_sign_in(sid, now).await?;
+        self.require_fresh_sign_in(sid, "add a passkey", now)
+            .await?;
         let ceremony = self.claim_ceremony(&credential, REGISTER, now).await?;
         if ceremony.user_id.as_deref() != Some(user_id) {
             return Err(Error::bad_input(
@@ -628,12 +611,14 @@ impl Idm {
 
     pub async fn delete_passkey(
         &self,
-        user_id: &str,
+        (user_id, sid): (&str, &str),
         id: &str,
         client: &ClientInfo,
         now: i64,
     ) -> Result<bool> {
         let row = self.own_passkey(user_id, id).await?;
+        self.require_fresh_sign_in(sid, "remove a passkey", now)
+            .await?;
         let ways = self.sign_in_methods(user_id).await?;
         if !ways.password && ways.passkeys <= 1 && ways.providers.is_empty() {
             return Err(Error::bad_input(

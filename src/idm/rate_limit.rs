@@ -8,18 +8,34 @@
 //! enforces one limit. If Redis cannot be reached the instance falls back to its own
 //! counters (and logs it) rather than refusing every login or letting every one through.
 //!
-//! Account lockout is bounded: the per-account login limit counts failed attempts only,
-//! in windows of one minute, so an attacker can keep an owner out only while attacking
-//! from the per-IP budget, and a correct password goes through again at the latest a
-//! minute after the failures stop.
+//! Account lockout is bounded: the per-account limit of a secret check (a password, a
+//! second-factor code) counts failed attempts only, in windows of one minute, so an
+//! attacker can keep an owner out only while attacking from the per-IP budget, and a
+//! correct secret goes through again at the latest a minute after the failures stop.
+//! A check takes its account slot *before* the secret is looked at (`begin_secret_check`)
+//! and gives it back only when the secret was right, so concurrent guesses are counted
+//! as they start, not as they fail: at most `limit` wrong guesses per window, however
+//! many are in flight.
+//!
+//! Memory is bounded in bytes: a subject longer than `MAX_SUBJECT_BYTES` is counted by
+//! its SHA-256, so every key is short, and the in-process table holds at most
+//! `LOCAL_MAX_BYTES` of keys.
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use sha2::{Digest, Sha256};
+
 use super::error::{Error, Result};
 use crate::config::RateLimitSettings;
 
-const LOCAL_MAX_KEYS: usize = 200_000;
+/// Subjects longer than this are counted by their hash.
+const MAX_SUBJECT_BYTES: usize = 96;
+/// What one entry of the in-process table costs beyond its key (the counter, the
+/// hash table's own slot and the String's header), for the byte budget.
+const ENTRY_OVERHEAD: usize = 64;
+/// The in-process table's budget: ~100 k counters.
+const LOCAL_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -64,10 +80,26 @@ enum Shared {
     Redis(redis::aio::ConnectionManager),
 }
 
+#[derive(Default)]
+struct Local {
+    /// Counter and the end of its window, by key.
+    counts: HashMap<String, (u32, i64)>,
+    /// Bytes held by `counts`, as `ENTRY_OVERHEAD` + key length per entry.
+    bytes: usize,
+}
+
 pub struct RateLimiter {
     settings: RateLimitSettings,
-    local: Mutex<HashMap<String, u32>>,
+    local: Mutex<Local>,
     shared: Shared,
+}
+
+/// An account slot taken by `begin_secret_check`; `passed` gives it back.
+#[must_use = "call `passed` when the secret was right"]
+pub struct SecretCheck {
+    /// The counter the slot was taken from (None: no account limit applies).
+    key: Option<String>,
+    window: i64,
 }
 
 /// The subject a counter is kept for.
@@ -92,7 +124,7 @@ impl RateLimiter {
         };
         Ok(Self {
             settings,
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::new(Local::default()),
             shared,
         })
     }
@@ -101,9 +133,80 @@ impl RateLimiter {
         let who = match subject {
             Subject::Ip(Some(ip)) => format!("ip:{ip}"),
             Subject::Ip(None) => return None,
-            Subject::Account(a) => format!("acct:{}", a.trim().to_lowercase()),
+            Subject::Account(a) => {
+                let a = a.trim();
+                if a.len() > MAX_SUBJECT_BYTES {
+                    // Long subjects (an attacker's 250 KB "email") by their hash, so
+                    // that no key is longer than a few dozen bytes.
+                    format!("acct#{}", hex::encode(Sha256::digest(a.as_bytes())))
+                } else {
+                    format!("acct:{a}")
+                }
+            }
         };
         Some(format!("lk:rl:{}:{who}:{window_id}", action.name()))
+    }
+
+    /// Starts a check of a secret (a password, a second-factor code) of `account` from
+    /// `ip`: counts the attempt against the IP, and takes one of the account's slots
+    /// before the secret is looked at. RATE_LIMITED when either is used up. Call
+    /// `passed` when the secret was right, which gives the account slot back (only
+    /// failures count against an account).
+    pub async fn begin_secret_check(
+        &self,
+        action: Action,
+        account: &str,
+        ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<SecretCheck> {
+        self.hit(action, Subject::Ip(ip), now).await?;
+        let (limit, window) = action.quota(&self.settings);
+        let key = Self::key(action, &Subject::Account(account), now.div_euclid(window));
+        let check = SecretCheck {
+            key: key.filter(|_| limit > 0),
+            window,
+        };
+        if let Err(e) = self.hit(action, Subject::Account(account), now).await {
+            // A refused attempt checked nothing: it does not hold a slot either.
+            self.passed(check).await;
+            return Err(e);
+        }
+        Ok(check)
+    }
+
+    /// The secret of `check` was right (or it was never checked): its account slot is
+    /// given back.
+    pub async fn passed(&self, check: SecretCheck) {
+        let Some(key) = check.key else {
+            return;
+        };
+        if let Shared::Redis(manager) = &self.shared {
+            let mut conn = manager.clone();
+            let done: redis::RedisResult<()> = redis::pipe()
+                .atomic()
+                .cmd("DECR")
+                .arg(&key)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(check.window + 5)
+                .ignore()
+                .query_async(&mut conn)
+                .await;
+            if done.is_ok() {
+                return;
+            }
+        }
+        if let Ok(mut local) = self.local.lock()
+            && let Some((n, _)) = local.counts.get_mut(&key)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Bytes the in-process counters hold (for tests and metrics).
+    pub fn local_bytes(&self) -> usize {
+        self.local.lock().map(|l| l.bytes).unwrap_or(0)
     }
 
     /// Counts one attempt; RATE_LIMITED (with the seconds until the window ends) once
@@ -128,7 +231,7 @@ impl RateLimiter {
         };
         let used = match self.shared_count(&key, by, window).await {
             Some(n) => n,
-            None => self.local_count(&key, by, window_id),
+            None => self.local_count(&key, by, (window_id + 1) * window, now),
         };
         let over = if by == 0 { used >= limit } else { used > limit };
         if over {
@@ -173,21 +276,46 @@ impl RateLimiter {
         }
     }
 
-    fn local_count(&self, key: &str, by: u32, window_id: i64) -> u32 {
-        let Ok(mut map) = self.local.lock() else {
+    fn local_count(&self, key: &str, by: u32, window_end: i64, now: i64) -> u32 {
+        let Ok(mut local) = self.local.lock() else {
             return 0;
         };
-        if map.len() >= LOCAL_MAX_KEYS {
-            // Keep only the current windows' counters.
-            let suffix = format!(":{window_id}");
-            map.retain(|k, _| k.ends_with(&suffix));
-        }
         if by == 0 {
-            return map.get(key).copied().unwrap_or(0);
+            return local.counts.get(key).map_or(0, |(n, _)| *n);
         }
-        let n = map.entry(key.to_owned()).or_insert(0);
-        *n = n.saturating_add(by);
-        *n
+        if let Some((n, _)) = local.counts.get_mut(key) {
+            *n = n.saturating_add(by);
+            return *n;
+        }
+        if local.bytes + ENTRY_OVERHEAD + key.len() > LOCAL_MAX_BYTES {
+            local.shrink(now);
+        }
+        local.bytes += ENTRY_OVERHEAD + key.len();
+        local.counts.insert(key.to_owned(), (by, window_end));
+        by
+    }
+}
+
+impl Local {
+    /// Makes room: first the counters of past windows go; if the current windows alone
+    /// fill the budget, those that counted a single attempt (which no limit is near)
+    /// go too; failing that, everything (the limits restart rather than the memory grow).
+    fn shrink(&mut self, now: i64) {
+        self.counts.retain(|_, (_, end)| *end > now);
+        self.recount();
+        if self.bytes * 4 > LOCAL_MAX_BYTES * 3 {
+            self.counts.retain(|_, (n, _)| *n > 1);
+            self.recount();
+        }
+        if self.bytes * 4 > LOCAL_MAX_BYTES * 3 {
+            tracing::warn!("rate limit: the in-process counters are full; starting over");
+            self.counts.clear();
+            self.bytes = 0;
+        }
+    }
+
+    fn recount(&mut self) {
+        self.bytes = self.counts.keys().map(|k| ENTRY_OVERHEAD + k.len()).sum();
     }
 }
 
@@ -246,7 +374,7 @@ mod tests {
                 .expect("peek");
         }
         for _ in 0..3 {
-            rl.hit(Action::Login, Subject::Account("A@example.com"), 6_000_000)
+            rl.hit(Action::Login, Subject::Account("a@example.com"), 6_000_000)
                 .await
                 .expect("hit");
         }
@@ -255,5 +383,69 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn a_secret_check_takes_its_slot_first_and_a_right_secret_gives_it_back() {
+        let rl = RateLimiter::new(settings(), "").await.expect("limiter");
+        let t = 6_000_000;
+        let ip = |n: u8| Some(IpAddr::from([192, 0, 2, n]));
+        // Three checks in flight at once: the fourth is refused before any finishes.
+        let a = rl
+            .begin_secret_check(Action::Login, "v@example.com", ip(1), t)
+            .await;
+        let b = rl
+            .begin_secret_check(Action::Login, "v@example.com", ip(2), t)
+            .await;
+        let c = rl
+            .begin_secret_check(Action::Login, "v@example.com", ip(3), t)
+            .await;
+        assert!(a.is_ok() && b.is_ok() && c.is_ok());
+        assert!(matches!(
+            rl.begin_secret_check(Action::Login, "v@example.com", ip(4), t)
+                .await,
+            Err(Error::RateLimited { .. })
+        ));
+        // One of them was the right password: its slot comes back, and one more.
+        rl.passed(c.expect("slot")).await;
+        let d = rl
+            .begin_secret_check(Action::Login, "v@example.com", ip(5), t)
+            .await;
+        assert!(d.is_ok());
+        assert!(
+            rl.begin_secret_check(Action::Login, "v@example.com", ip(6), t)
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn long_subjects_cost_a_few_dozen_bytes_each() {
+        let rl = RateLimiter::new(
+            RateLimitSettings {
+                reset_per_hour: 5,
+                ..RateLimitSettings::default()
+            },
+            "",
+        )
+        .await
+        .expect("limiter");
+        let huge = "x".repeat(250_000);
+        for i in 0..200u32 {
+            let subject = format!("{i}{huge}@example.com");
+            rl.hit(Action::Mail, Subject::Account(&subject), 6_000_000)
+                .await
+                .expect("within quota");
+        }
+        assert!(rl.local_bytes() < 200 * 256, "{} bytes", rl.local_bytes());
+    }
+
+    #[tokio::test]
+    async fn the_table_stays_within_its_byte_budget() {
+        let rl = RateLimiter::new(settings(), "").await.expect("limiter");
+        for i in 0..(2 * LOCAL_MAX_BYTES / ENTRY_OVERHEAD) {
+            rl.local_count(&format!("lk:rl:mail:ip:{i}:1"), 1, 7200, 10);
+            assert!(rl.local_bytes() <= LOCAL_MAX_BYTES);
+        }
     }
 }

@@ -11,7 +11,6 @@ use std::sync::Mutex;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 use super::accounts::User;
@@ -204,7 +203,7 @@ impl Idm {
         if !user.is_active {
             return Err(Error::unauthenticated("This account is deactivated."));
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let claimed = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
             .filter(refresh_token::Column::TokenHash.eq(hash))

@@ -7,13 +7,14 @@ use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use totp_rs::{Builder, Secret, Totp};
 
 use super::audit::{self, Event};
 use super::crypto::token_hash;
 use super::error::{Error, Result};
+use super::rate_limit::Action;
 use super::{ClientInfo, Idm};
 use crate::entities::{mfa_challenge, recovery_code, two_factor, user};
 
@@ -127,8 +128,10 @@ impl Idm {
     }
 
     /// A new secret, pending until `enable_2fa` confirms it; replaces an earlier pending one.
-    pub async fn generate_2fa(&self, user_id: &str, now: i64) -> Result<Setup> {
+    pub async fn generate_2fa(&self, user_id: &str, sid: &str, now: i64) -> Result<Setup> {
         self.require_verified_email(user_id).await?;
+        self.require_fresh_sign_in(sid, "set up two-factor authentication", now)
+            .await?;
         let user = self.user(user_id).await?;
         if user.two_factor_enabled {
             return Err(Error::bad_input(
@@ -187,6 +190,8 @@ impl Idm {
         now: i64,
     ) -> Result<Vec<String>> {
         self.require_verified_email(user_id).await?;
+        self.require_fresh_sign_in(sid, "set up two-factor authentication", now)
+            .await?;
         let row = two_factor::Entity::find_by_id(user_id.to_owned())
             .one(&self.db)
             .await?;
@@ -205,7 +210,7 @@ impl Idm {
             ));
         };
         let codes = new_recovery_codes();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         two_factor::Entity::update_many()
             .col_expr(two_factor::Column::Secret, Expr::value(pending))
             .col_expr(
@@ -275,6 +280,10 @@ impl Idm {
     /// can never be accepted again, a recovery code works once.
     /// `use_second_factor`, with its outcome audited: a recovery code used, or a failed
     /// second factor.
+    ///
+    /// Every second-factor check goes through here, so each counts against the
+    /// caller's IP and the account: the account's slot is taken before the code is
+    /// looked at and given back only when it was right (`rate_limit`).
     pub async fn check_second_factor(
         &self,
         user_id: &str,
@@ -282,7 +291,19 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<Option<Factor>> {
+        let check = self
+            .limits
+            .begin_secret_check(
+                Action::SecondFactor,
+                &format!("user:{user_id}"),
+                client.ip,
+                now,
+            )
+            .await?;
         let factor = self.use_second_factor(user_id, code, now).await?;
+        if factor.is_some() {
+            self.limits.passed(check).await;
+        }
         let event = match factor {
             Some(Factor::Totp) => None,
             Some(Factor::RecoveryCode) => Some(Event::RecoveryCodeUsed),
@@ -335,13 +356,17 @@ impl Idm {
 
     /// For an account-management action: a current code or a recovery code, else
     /// BAD_USER_INPUT (and the failure is audited).
+    /// The session must be a fresh sign-in (`require_fresh_sign_in`): with a stolen
+    /// access token alone, neither the factor nor its recovery codes can be changed.
     async fn require_second_factor(
         &self,
-        user_id: &str,
+        (user_id, sid): (&str, &str),
+        action: &str,
         code: &str,
         client: &ClientInfo,
         now: i64,
     ) -> Result<Factor> {
+        self.require_fresh_sign_in(sid, action, now).await?;
         if !self.user(user_id).await?.two_factor_enabled {
             return Err(Error::bad_input("Two-factor authentication is not on."));
         }
@@ -356,14 +381,20 @@ impl Idm {
 
     pub async fn disable_2fa(
         &self,
-        user_id: &str,
+        (user_id, sid): (&str, &str),
         code: &str,
         client: &ClientInfo,
         now: i64,
     ) -> Result<bool> {
-        self.require_second_factor(user_id, code, client, now)
-            .await?;
-        let txn = self.db.begin().await?;
+        self.require_second_factor(
+            (user_id, sid),
+            "turn two-factor authentication off",
+            code,
+            client,
+            now,
+        )
+        .await?;
+        let txn = self.begin_write().await?;
         remove_two_factor(&txn, user_id).await?;
         self.commit_two_factor_flag(txn, user_id, false, now)
             .await?;
@@ -381,15 +412,15 @@ impl Idm {
 
     pub async fn regenerate_recovery_codes(
         &self,
-        user_id: &str,
+        (user_id, sid): (&str, &str),
         code: &str,
         client: &ClientInfo,
         now: i64,
     ) -> Result<Vec<String>> {
-        self.require_second_factor(user_id, code, client, now)
+        self.require_second_factor((user_id, sid), "make new recovery codes", code, client, now)
             .await?;
         let codes = new_recovery_codes();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         self.store_recovery_codes(&txn, user_id, &codes, now)
             .await?;
         txn.commit().await?;

@@ -8,7 +8,7 @@
 //! account is handed over clean (`strip_unproven_account`): its sessions, API keys,
 //! passkeys, two-factor secret, linked identities and open passkey ceremonies go.
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Idm;
 use super::error::{Error, Result};
@@ -40,7 +40,7 @@ impl Idm {
     ) -> Result<()> {
         changes.push((user::Column::EmailVerified, Expr::value(true)));
         changes.push((user::Column::TwoFactorEnabled, Expr::value(false)));
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         self.revoke_sessions_on(&txn, user_id, None, None, now)
             .await?;
         self.update_user_on(&txn, user_id, changes, now).await?;

@@ -73,10 +73,9 @@ impl Idm {
     }
 
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<user::Model>> {
-        let email = Email::normalise(email);
-        if email.is_empty() || email.len() > 320 {
+        let Some(email) = Email::normalise(email).filter(|e| e.len() <= 320) else {
             return Ok(None);
-        }
+        };
         Ok(user::Entity::find()
             .filter(user::Column::Email.eq(email))
             .one(&self.db)

@@ -10,6 +10,7 @@ mod cli;
 mod directives;
 mod email;
 mod faults;
+mod guessing;
 mod http;
 mod instances;
 mod lifecycle;

@@ -1,8 +1,9 @@
 //! Google and Apple ID tokens, verified in full: the signature against the provider's
 //! JWKS (cached; fetched again when an unknown `kid` appears, at most once per
 //! `REFETCH_SECS`), the algorithm fixed to RS256 or ES256 (never `none`, never HMAC),
-//! `iss`, `aud` among the configured client ids, `exp`/`iat` against the core's `now`
-//! with a small leeway, and `nonce` when the caller has one.
+//! `iss`, `aud` among the configured client ids, `azp` present and ours when there are
+//! several audiences (OIDC Core 3.1.3.7), `exp`/`iat`/`nbf` against the
+//! core's `now` with a small leeway, and `nonce` when the caller has one.
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -133,6 +134,14 @@ struct Claims {
     sub: String,
     exp: i64,
     iat: i64,
+    /// Not before: a token may be issued ahead of its use.
+    nbf: Option<i64>,
+    /// One audience (a string) or several (an array); `jsonwebtoken` has checked that
+    /// ours is among them.
+    aud: Value,
+    /// The authorized party (OIDC Core 3.1.3.7): with several audiences, the one the
+    /// token was issued to, which must be us.
+    azp: Option<String>,
     email: Option<String>,
     email_verified: Option<Value>,
     nonce: Option<String>,
@@ -206,6 +215,23 @@ impl Idm {
         }
         if claims.iat > now + LEEWAY_SECS {
             return Err(refused("it was issued in the future (iat)"));
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
+            return Err(refused("it is not valid yet (nbf)"));
+        }
+        // With one audience (ours), `azp` may name another of the app's clients (Google
+        // puts the Android client there); with several, it says which of them the token
+        // was issued to, and that must be us.
+        if claims.aud.as_array().is_some_and(|a| a.len() > 1) {
+            match claims.azp.as_deref() {
+                Some(azp) if audiences.contains(&azp) => {}
+                Some(_) => return Err(refused("it was issued to another app (azp)")),
+                None => {
+                    return Err(refused(
+                        "it names several audiences but no authorized party (azp)",
+                    ));
+                }
+            }
         }
         if let Some(expected) = nonce {
             let hashed = hex::encode(Sha256::digest(expected.as_bytes()));

@@ -24,7 +24,6 @@ pub mod web_flow;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 use super::accounts::{AccountRow, LoginStep, insert_account};
@@ -134,9 +133,10 @@ fn check_token(p: Provider, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// A provider's email, lower-cased; None when it is not an address at all.
-fn provider_email(raw: Option<String>) -> Option<String> {
-    let e = Email::normalise(&raw?);
+/// A provider's email in the canonical form of `Email` (the one rule for every path);
+/// None when it is not an address at all, or is one that folds into another address.
+fn provider_email(raw: Option<&str>) -> Option<String> {
+    let e = Email::normalise(raw?)?;
     let ok = e.len() <= 254
         && e.split_once('@')
             .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
@@ -236,7 +236,7 @@ impl Idm {
         }
         if user.two_factor_enabled {
             return Ok(LoginStep::SecondFactor(
-                self.begin_second_factor(&user.id, SOCIAL_AMR[0], now)
+                self.begin_second_factor(&user.id, SOCIAL_AMR[0], client, now)
                     .await?,
             ));
         }
@@ -254,7 +254,7 @@ impl Idm {
         now: i64,
     ) -> Result<user::Model> {
         let p = who.provider;
-        let email = provider_email(who.email.clone());
+        let email = provider_email(who.email.as_deref());
         if let Some(known) = identity::Entity::find()
             .filter(identity::Column::Provider.eq(p.as_str()))
             .filter(identity::Column::Subject.eq(who.subject.as_str()))
@@ -271,6 +271,15 @@ impl Idm {
                 .find_user(&known.user_id)
                 .await?
                 .ok_or_else(|| Error::unauthenticated("This account no longer exists."));
+        }
+        if email.is_none() && who.email.as_deref().is_some_and(|e| !e.trim().is_empty()) {
+            // The provider named an address we cannot take for what it says (say, one
+            // with a Kelvin sign that would fold into someone else's): no new account
+            // or link is made on it.
+            return Err(Error::bad_input(format!(
+                "The email address {} gave cannot be used here (it is malformed or has characters that stand for other letters); use an account with a plain address.",
+                p.name()
+            )));
         }
         let existing = match &email {
             Some(e) => self.find_user_by_email(e).await?,
@@ -374,7 +383,7 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<user::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let row = AccountRow {
             email_verified: verified && email.is_some(),
             email: email.clone(),
@@ -422,7 +431,7 @@ impl Idm {
     /// password, no passkey, no other provider).
     pub async fn unlink_provider(
         &self,
-        user_id: &str,
+        (user_id, sid): (&str, &str),
         p: Provider,
         client: &ClientInfo,
         now: i64,
@@ -434,6 +443,8 @@ impl Idm {
                 p.name()
             )));
         }
+        self.require_fresh_sign_in(sid, &format!("unlink {}", p.name()), now)
+            .await?;
         let others = ways.providers.iter().filter(|l| *l != p.as_str()).count();
         if !ways.password && ways.passkeys == 0 && others == 0 {
             return Err(Error::bad_input(format!(
