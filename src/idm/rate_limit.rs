@@ -215,11 +215,6 @@ impl RateLimiter {
         self.count(action, subject, now, 1).await
     }
 
-    /// Refuses when the quota is already used up, without counting this attempt.
-    pub async fn check(&self, action: Action, subject: Subject<'_>, now: i64) -> Result<()> {
-        self.count(action, subject, now, 0).await
-    }
-
     async fn count(&self, action: Action, subject: Subject<'_>, now: i64, by: u32) -> Result<()> {
         let (limit, window) = action.quota(&self.settings);
         if limit == 0 {
@@ -233,8 +228,7 @@ impl RateLimiter {
             Some(n) => n,
             None => self.local_count(&key, by, (window_id + 1) * window, now),
         };
-        let over = if by == 0 { used >= limit } else { used > limit };
-        if over {
+        if used > limit {
             return Err(Error::RateLimited {
                 retry_after: ((window_id + 1) * window - now).max(1) as u64,
             });
@@ -247,26 +241,17 @@ impl RateLimiter {
             return None;
         };
         let mut conn = manager.clone();
-        let result: redis::RedisResult<(u32,)> = if by == 0 {
-            redis::pipe()
-                .cmd("GET")
-                .arg(key)
-                .query_async::<(Option<u32>,)>(&mut conn)
-                .await
-                .map(|(n,)| (n.unwrap_or(0),))
-        } else {
-            redis::pipe()
-                .atomic()
-                .cmd("INCRBY")
-                .arg(key)
-                .arg(by)
-                .cmd("EXPIRE")
-                .arg(key)
-                .arg(window + 5)
-                .ignore()
-                .query_async(&mut conn)
-                .await
-        };
+        let result: redis::RedisResult<(u32,)> = redis::pipe()
+            .atomic()
+            .cmd("INCRBY")
+            .arg(key)
+            .arg(by)
+            .cmd("EXPIRE")
+            .arg(key)
+            .arg(window + 5)
+            .ignore()
+            .query_async(&mut conn)
+            .await;
         match result {
             Ok((n,)) => Some(n),
             Err(e) => {
@@ -280,9 +265,6 @@ impl RateLimiter {
         let Ok(mut local) = self.local.lock() else {
             return 0;
         };
-        if by == 0 {
-            return local.counts.get(key).map_or(0, |(n, _)| *n);
-        }
         if let Some((n, _)) = local.counts.get_mut(key) {
             *n = n.saturating_add(by);
             return *n;
@@ -363,26 +345,6 @@ mod tests {
         )
         .await
         .expect("next window");
-    }
-
-    #[tokio::test]
-    async fn check_does_not_count() {
-        let rl = RateLimiter::new(settings(), "").await.expect("limiter");
-        for _ in 0..10 {
-            rl.check(Action::Login, Subject::Account("a@example.com"), 6_000_000)
-                .await
-                .expect("peek");
-        }
-        for _ in 0..3 {
-            rl.hit(Action::Login, Subject::Account("a@example.com"), 6_000_000)
-                .await
-                .expect("hit");
-        }
-        assert!(
-            rl.check(Action::Login, Subject::Account("a@example.com"), 6_000_000)
-                .await
-                .is_err()
-        );
     }
 
     #[tokio::test]
