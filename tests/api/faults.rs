@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app_with};
 
-async fn admin_exec(app: &TestApp, sql: &str) {
+pub async fn admin_exec(app: &TestApp, sql: &str) {
     let (admin, _) = app.postgres().expect("postgres");
     let db = sea_orm::Database::connect(admin)
         .await
@@ -17,7 +17,7 @@ async fn admin_exec(app: &TestApp, sql: &str) {
     let _ = db.close().await;
 }
 
-async fn kick_connections(app: &TestApp) {
+pub async fn kick_connections(app: &TestApp) {
     let (_, name) = app.postgres().expect("postgres");
     admin_exec(app, &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()")).await;
 }

@@ -7,11 +7,11 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{Backend, Gql, PASSWORD, TestApp, spawn_app_with};
-use crate::two_factor::{code_at, with_2fa};
+pub(crate) use crate::faults::{admin_exec, kick_connections};
+use crate::helpers::{Backend, PASSWORD, spawn_app_with};
+pub(crate) use crate::limits::{codes, login_from};
+pub(crate) use crate::two_factor::{code_at, with_2fa};
 
-const LOGIN: &str =
-    "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { __typename } }";
 const CHANGE: &str =
     "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
 const NEW_PASSWORD: &str = "another-Zebra-lamp-42";
@@ -20,28 +20,8 @@ fn ip(i: usize) -> String {
     format!("10.9.{}.{}", i / 250, i % 250 + 1)
 }
 
-fn codes(v: &Value) -> Vec<String> {
-    v["errors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn count(all: &[Option<String>], code: &str) -> usize {
     all.iter().filter(|c| c.as_deref() == Some(code)).count()
-}
-
-async fn login_from(app: &TestApp, from: &str, email: &str, password: &str) -> Gql {
-    app.gql_with(
-        LOGIN,
-        json!({ "e": email, "p": password }),
-        &[("x-forwarded-for", from)],
-    )
-    .await
 }
 
 db_test!(
@@ -258,25 +238,13 @@ async fn a_reset_request_answers_alike_for_known_and_unknown_addresses() {
         return;
     };
     app.signup("known@example.com").await;
-    let (admin, name) = app.postgres().unwrap();
-    let (admin, name) = (admin.to_owned(), name.to_owned());
-    let exec = |sql: String| {
-        let admin = admin.clone();
-        async move {
-            use sea_orm::ConnectionTrait;
-            let db = sea_orm::Database::connect(&admin).await.unwrap();
-            db.execute_unprepared(&sql).await.unwrap();
-            let _ = db.close().await;
-        }
-    };
-    exec(format!(
-        "ALTER DATABASE \"{name}\" SET default_transaction_read_only = on"
-    ))
+    let name = app.postgres().unwrap().1.to_owned();
+    admin_exec(
+        &app,
+        &format!("ALTER DATABASE \"{name}\" SET default_transaction_read_only = on"),
+    )
     .await;
-    exec(format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-    ))
-    .await;
+    kick_connections(&app).await;
     let ask = |email: &'static str| {
         let app = &app;
         async move {
@@ -300,9 +268,10 @@ async fn a_reset_request_answers_alike_for_known_and_unknown_addresses() {
     };
     let known = ask("known@example.com").await;
     let unknown = ask("unknown@example.com").await;
-    exec(format!(
-        "ALTER DATABASE \"{name}\" SET default_transaction_read_only = off"
-    ))
+    admin_exec(
+        &app,
+        &format!("ALTER DATABASE \"{name}\" SET default_transaction_read_only = off"),
+    )
     .await;
     assert_eq!(known, json!({ "data": { "requestPasswordReset": true } }));
     assert_eq!(known, unknown);

@@ -8,7 +8,7 @@ use crate::helpers::{PASSWORD, TestApp};
 const LOGIN: &str =
     "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { __typename } }";
 
-fn codes(v: &Value) -> Vec<String> {
+pub fn codes(v: &Value) -> Vec<String> {
     v["errors"]
         .as_array()
         .map(|a| {
@@ -24,7 +24,7 @@ fn random_ip() -> String {
     format!("10.{}.{}.{}", b[0], b[1], b[2].max(1))
 }
 
-async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> crate::helpers::Gql {
+pub async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> crate::helpers::Gql {
     app.gql_with(
         LOGIN,
         json!({ "e": email, "p": password }),
