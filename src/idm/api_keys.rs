@@ -378,6 +378,7 @@ impl Idm {
                 "This key is revoked and can no longer be changed.",
             ));
         }
+        self.check_key_role(user.role)?;
         let mut am: api_key::ActiveModel = m.clone().into();
         if let Some(name) = changes.name {
             am.name = Set(parse_name(&name)?);
@@ -410,8 +411,6 @@ impl Idm {
         if policy_needed {
             self.check_key_policy(&txn, (user_id, user.role), m.temporary, Some(&m.id), now)
                 .await?;
-        } else {
-            self.check_key_role(user.role)?;
         }
         let updated = am.update(&txn).await?;
         txn.commit().await?;

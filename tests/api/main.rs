@@ -17,6 +17,7 @@ mod lifecycle;
 mod limits;
 mod passkeys;
 mod providers;
+mod review;
 mod sessions;
 mod social;
 mod tokens;
