@@ -24,7 +24,12 @@ fn random_ip() -> String {
     format!("10.{}.{}.{}", b[0], b[1], b[2].max(1))
 }
 
-pub async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> crate::helpers::Gql {
+pub async fn login_from(
+    app: &TestApp,
+    ip: &str,
+    email: &str,
+    password: &str,
+) -> crate::helpers::Gql {
     app.gql_with(
         LOGIN,
         json!({ "e": email, "p": password }),
