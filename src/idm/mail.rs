@@ -86,13 +86,17 @@ impl Mailer {
                 t.send(message).await?;
             }
             Transport::Outbox(dir) => {
-                tokio::fs::create_dir_all(dir).await?;
+                // Written aside, then renamed in: whoever reads the outbox sees a whole
+                // message or none (a reader racing a plain write saw half of one).
+                let partial = dir.join(".partial");
+                tokio::fs::create_dir_all(&partial).await?;
                 let name = format!(
                     "{}-{}.eml",
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
                     uuid::Uuid::new_v4()
                 );
-                tokio::fs::write(dir.join(name), message.formatted()).await?;
+                tokio::fs::write(partial.join(&name), message.formatted()).await?;
+                tokio::fs::rename(partial.join(&name), dir.join(&name)).await?;
             }
         }
         Ok(())
