@@ -235,7 +235,8 @@ async function main() {
     try {
       files = readdirSync(outbox);
     } catch {}
-    for (const f of files) {
+    // One .eml per message (written aside in .partial/ and renamed in).
+    for (const f of files.filter((name) => name.endsWith('.eml'))) {
       const text = readFileSync(path.join(outbox, f), 'utf8')
         .replace(/=\r?\n/g, '')
         .replace(/=3D/g, '=');
