@@ -51,12 +51,28 @@ pub fn client_ip(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> O
     if !trusted(&peer) {
         return Some(peer);
     }
-    let forwarded = header(headers, "x-forwarded-for").unwrap_or("");
-    let mut hops = forwarded
-        .split(',')
+    // Every X-Forwarded-For line, in order: a proxy may append its own line rather
+    // than extend the client's, and the client writes the first one.
+    let lines: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect();
+    let hops = lines
+        .iter()
+        .flat_map(|line| line.split(','))
         .rev()
-        .filter_map(|h| h.trim().parse::<IpAddr>().ok());
-    Some(hops.find(|ip| !trusted(ip)).unwrap_or(peer))
+        .map(|h| h.trim().parse::<IpAddr>().ok());
+    // The right-most hop that is not a trusted proxy; an unreadable hop there is where
+    // the trusted chain ends, so the peer stands.
+    for hop in hops {
+        match hop {
+            Some(ip) if trusted(&ip) => continue,
+            Some(ip) => return Some(ip),
+            None => return Some(peer),
+        }
+    }
+    Some(peer)
 }
 
 /// How an `Authorization` header value is to be taken, before anything is looked up.

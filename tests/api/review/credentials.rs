@@ -253,3 +253,33 @@ db_test!(
         assert_eq!(r.ok()["me"]["email"], "dev@latchkey.localhost");
     }
 );
+
+db_test!(
+    a_forwarded_for_line_the_client_wrote_does_not_choose_its_address,
+    |s| {
+        s.rate_limit.login_per_minute = 1;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    },
+    |app| {
+        // The proxy appends its own X-Forwarded-For line (10.7.7.7, the real client)
+        // after the one the client sent: the client's line must not pick the address.
+        let login = |forged: &'static str| {
+            let app = &app;
+            async move {
+                let body = json!({ "query": "mutation { login(email: \"nobody@example.com\", password: \"wrong-Password-1\") { __typename } }" });
+                let r = app
+                    .client
+                    .post(format!("{}/graphql", app.url))
+                    .header("x-forwarded-for", forged)
+                    .header("x-forwarded-for", "10.7.7.7")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                Gql(r.json().await.unwrap())
+            }
+        };
+        login("10.1.1.1").await.expect_code("UNAUTHENTICATED");
+        login("10.2.2.2").await.expect_code("RATE_LIMITED");
+    }
+);
