@@ -105,12 +105,18 @@ pub(super) fn parse_password(
 
 const INVALID_LOGIN: &str = "Invalid email or password.";
 
+/// The subject of a known user's limits on secret checks (passwords and second factors
+/// alike).
+pub(super) fn user_subject(user_id: &str) -> String {
+    format!("user:{user_id}")
+}
+
 /// The subject of an account's limits on secret checks: the user when the account
 /// exists (so a login and a `changePassword` share one counter), else the address as
 /// looked up.
 pub(super) fn account_subject(user: Option<&user::Model>, typed_email: &str) -> String {
     match user {
-        Some(u) => format!("user:{}", u.id),
+        Some(u) => user_subject(&u.id),
         None => format!("email:{}", crate::domain::Email::lookup_key(typed_email)),
     }
 }
@@ -298,7 +304,7 @@ impl Idm {
                 "This account has no password; set one with a password reset.",
             ));
         }
-        let subject = account_subject(Some(&user), "");
+        let subject = user_subject(&user.id);
         if !self
             .verify_password_of(Some(&user), &subject, current, client, now)
             .await?

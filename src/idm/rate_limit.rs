@@ -212,10 +212,10 @@ impl RateLimiter {
     /// Counts one attempt; RATE_LIMITED (with the seconds until the window ends) once
     /// the attempts of this window exceed the quota.
     pub async fn hit(&self, action: Action, subject: Subject<'_>, now: i64) -> Result<()> {
-        self.count(action, subject, now, 1).await
+        self.count(action, subject, now).await
     }
 
-    async fn count(&self, action: Action, subject: Subject<'_>, now: i64, by: u32) -> Result<()> {
+    async fn count(&self, action: Action, subject: Subject<'_>, now: i64) -> Result<()> {
         let (limit, window) = action.quota(&self.settings);
         if limit == 0 {
             return Ok(()); // 0 turns a limit off
@@ -224,9 +224,9 @@ impl RateLimiter {
         let Some(key) = Self::key(action, &subject, window_id) else {
             return Ok(());
         };
-        let used = match self.shared_count(&key, by, window).await {
+        let used = match self.shared_count(&key, window).await {
             Some(n) => n,
-            None => self.local_count(&key, by, (window_id + 1) * window, now),
+            None => self.local_count(&key, (window_id + 1) * window, now),
         };
         if used > limit {
             return Err(Error::RateLimited {
@@ -236,16 +236,15 @@ impl RateLimiter {
         Ok(())
     }
 
-    async fn shared_count(&self, key: &str, by: u32, window: i64) -> Option<u32> {
+    async fn shared_count(&self, key: &str, window: i64) -> Option<u32> {
         let Shared::Redis(manager) = &self.shared else {
             return None;
         };
         let mut conn = manager.clone();
         let result: redis::RedisResult<(u32,)> = redis::pipe()
             .atomic()
-            .cmd("INCRBY")
+            .cmd("INCR")
             .arg(key)
-            .arg(by)
             .cmd("EXPIRE")
             .arg(key)
             .arg(window + 5)
@@ -261,20 +260,20 @@ impl RateLimiter {
         }
     }
 
-    fn local_count(&self, key: &str, by: u32, window_end: i64, now: i64) -> u32 {
+    fn local_count(&self, key: &str, window_end: i64, now: i64) -> u32 {
         let Ok(mut local) = self.local.lock() else {
             return 0;
         };
         if let Some((n, _)) = local.counts.get_mut(key) {
-            *n = n.saturating_add(by);
+            *n = n.saturating_add(1);
             return *n;
         }
         if local.bytes + ENTRY_OVERHEAD + key.len() > LOCAL_MAX_BYTES {
             local.shrink(now);
         }
         local.bytes += ENTRY_OVERHEAD + key.len();
-        local.counts.insert(key.to_owned(), (by, window_end));
-        by
+        local.counts.insert(key.to_owned(), (1, window_end));
+        1
     }
 }
 
@@ -406,7 +405,7 @@ mod tests {
     async fn the_table_stays_within_its_byte_budget() {
         let rl = RateLimiter::new(settings(), "").await.expect("limiter");
         for i in 0..(2 * LOCAL_MAX_BYTES / ENTRY_OVERHEAD) {
-            rl.local_count(&format!("lk:rl:mail:ip:{i}:1"), 1, 7200, 10);
+            rl.local_count(&format!("lk:rl:mail:ip:{i}:1"), 7200, 10);
             assert!(rl.local_bytes() <= LOCAL_MAX_BYTES);
         }
     }

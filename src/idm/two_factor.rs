@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use totp_rs::{Builder, Secret, Totp};
 
+use super::accounts::user_subject;
 use super::audit::{self, Event};
 use super::crypto::token_hash;
 use super::error::{Error, Result};
@@ -293,12 +294,7 @@ impl Idm {
     ) -> Result<Option<Factor>> {
         let check = self
             .limits
-            .begin_secret_check(
-                Action::SecondFactor,
-                &format!("user:{user_id}"),
-                client.ip,
-                now,
-            )
+            .begin_secret_check(Action::SecondFactor, &user_subject(user_id), client.ip, now)
             .await?;
         let factor = self.use_second_factor(user_id, code, now).await?;
         if factor.is_some() {
