@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
-use crate::domain::Role;
+use crate::domain::{MasterKey, Role};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,7 +23,8 @@ pub struct Settings {
     pub database_url: SecretString,
     pub redis_url: SecretString,
     pub service_token: SecretString,
-    pub master_key: SecretString,
+    /// Parsed at load (`domain::MasterKey`): a malformed key stops start-up.
+    pub master_key: MasterKey,
     #[serde(deserialize_with = "list")]
     pub trusted_proxies: Vec<IpNet>,
     pub noauth: bool,
@@ -77,7 +78,7 @@ impl Default for Settings {
             database_url: "sqlite://latchkey.db?mode=rwc".into(),
             redis_url: SecretString::default(),
             service_token: SecretString::default(),
-            master_key: SecretString::default(),
+            master_key: MasterKey::default(),
             trusted_proxies: Vec::new(),
             noauth: false,
             tokens: TokenSettings::default(),
@@ -367,12 +368,6 @@ impl Settings {
             return bad(
                 "api_keys.prefix",
                 "must be 1..16 lower-case letters or digits",
-            );
-        }
-        if crate::idm::crypto::MasterKey::parse(self.master_key.expose_secret()).is_err() {
-            return bad(
-                "master_key",
-                "must be empty or the base64 of exactly 32 bytes",
             );
         }
         for origin in &self.cors_origins {

@@ -1,5 +1,5 @@
 //! latchkey: a self-hostable identity server with a GraphQL API.
-pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod entities;
@@ -8,4 +8,5 @@ pub mod http;
 pub mod idm;
 pub mod metrics;
 pub mod startup;
+pub mod store;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use latchkey::config::Settings;
 use latchkey::domain::Role;
-use latchkey::{graphql, idm, startup, telemetry};
+use latchkey::{graphql, startup, store, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -70,8 +70,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate { config } => {
             let settings = Settings::load(config.as_deref())?;
-            let db = startup::connect(&settings).await?;
-            startup::migrate(&db).await?;
+            let db = store::connect(&settings).await?;
+            store::migrate(&db).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -87,7 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = startup::build(settings).await?;
             let user = state
                 .idm
-                .set_role_by_email(&email, role, idm::now())
+                .set_role_by_email(&email, role, latchkey::clock::now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{} is now {}", user.email.unwrap_or_default(), user.role);

@@ -4,42 +4,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use crate::auth::UserCaller;
+use crate::clock::now;
 use crate::config::Settings;
 use crate::graphql::schema;
 use crate::http::{AppState, router};
-use crate::idm::crypto::MasterKey;
-use crate::idm::{
-    Idm, key_verify, mail, now, passkeys, passwords, rate_limit, sessions, tokens, users,
-};
+use crate::idm::auth::UserCaller;
+use crate::idm::{Idm, key_verify, mail, passkeys, passwords, rate_limit, sessions, tokens, users};
 use crate::metrics::Metrics;
-
-pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
-    let url = settings.database_url.expose_secret();
-    let sqlite = url.starts_with("sqlite:");
-    let mut opts = ConnectOptions::new(url.to_owned());
-    opts.connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
-        .max_connections(if sqlite { 8 } else { 16 })
-        .sqlx_logging(false)
-        // WAL lets readers proceed while one connection writes; with WAL, NORMAL
-        // synchronisation cannot corrupt the database (SQLite's own advice).
-        .map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
-        });
-    let db = Database::connect(opts)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database (setting `database_url`): {e}"))?;
-    Ok(db)
-}
+use crate::store;
 
 /// The one outbound HTTP client: short timeouts, so a provider that hangs costs a
 /// request a few seconds, never a worker forever.
@@ -52,18 +27,11 @@ fn outbound_http() -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None)
-        .await
-        .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))
-}
-
 /// Connects, migrates, loads or creates the signing key, and builds the schema.
 pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
-    let db = connect(&settings).await?;
-    migrate(&db).await?;
-    let master = MasterKey::parse(settings.master_key.expose_secret())
-        .map_err(|e| anyhow::anyhow!("setting `master_key`: {e}"))?;
+    let db = store::connect(&settings).await?;
+    store::migrate(&db).await?;
+    let master = settings.master_key.clone();
     let keys = tokens::KeyStore::load_or_create(db.clone(), master, settings.tokens.clone(), now())
         .await?;
     let cores = std::thread::available_parallelism()
@@ -90,33 +58,25 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         webauthn: passkeys::relying_party(&settings.webauthn)?,
         http: outbound_http()?,
         jwks: Default::default(),
+        noauth_user: Default::default(),
         settings: Arc::new(settings),
         keys,
         db,
     });
-    let dev_user = if idm.settings.noauth {
+    if idm.settings.noauth {
         let u = idm.dev_user(now()).await?;
         tracing::warn!(
             email = u.email.as_deref(),
             "noauth development mode: every @userToken field acts as this user"
         );
-        Some(UserCaller {
+        let _ = idm.noauth_user.set(UserCaller {
             user_id: u.id,
             session_id: "noauth".into(),
-            tenant_id: u.tenant_id,
-            role: u.role,
-            amr: vec!["noauth".into()],
-        })
-    } else {
-        None
-    };
+        });
+    }
     spawn_last_used_flusher(&idm);
     let schema = schema::build(idm.clone(), &idm.settings.graphql, policy);
-    Ok(AppState {
-        idm,
-        schema,
-        dev_user,
-    })
+    Ok(AppState { idm, schema })
 }
 
 /// Writes the API keys' noted uses every few seconds (see `idm::key_verify`). Holds

@@ -5,6 +5,7 @@
 //! HTTP/1.1 keep-alive connections for a fixed time after a warm-up. Prints one table:
 //! requests/s, p50/p99/p99.9, errors, the server's peak RSS during the scenario, and
 //! each scenario's ratio to the limit it is judged against, measured in the same run.
+#![allow(clippy::disallowed_methods)] // tests and benchmarks measure real time
 mod load;
 mod seed;
 

@@ -1,6 +1,7 @@
-//! The pure part of the credential extractor (`latchkey::http::extract`): which
-//! credential the `Authorization`, `X-API-Key` and `X-Service-Token` headers present,
-//! for arbitrary header bytes, and the service-token comparison.
+//! The pure part of authentication: what the edge reads off the `Authorization`,
+//! `X-API-Key` and `X-Service-Token` headers (`latchkey::http::extract::presented`) for
+//! arbitrary header bytes, how the core classifies it (`latchkey::idm::auth`), and the
+//! service-token comparison.
 //!
 //! Invariants: never panics; the classification is the one `classify_authorization`
 //! gives the trimmed header value; a `Bearer` API key is exactly a token with our
@@ -14,8 +15,9 @@
 use arbitrary::Arbitrary;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use latchkey::domain::ApiKeySecret;
-use latchkey::http::extract::{
-    Authorization, classify_authorization, looks_like_api_key, presented, service_token_matches,
+use latchkey::http::extract::presented;
+use latchkey::idm::auth::{
+    Authorization, Header, classify_authorization, looks_like_api_key, service_token_matches,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -46,6 +48,13 @@ fn first<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
+fn value(h: Header<'_>) -> Option<&str> {
+    match h {
+        Header::Value(v) => Some(v),
+        _ => None,
+    }
+}
+
 /// Whether a credential header is present but sent twice or not visible ASCII.
 fn unreadable(headers: &HeaderMap, name: &str) -> bool {
     let values: Vec<_> = headers.get_all(name).iter().collect();
@@ -69,22 +78,22 @@ fuzz_target!(|input: Input| {
         }
     }
 
-    let p = presented(&headers, prefix);
+    let p = presented(&headers);
     let refused = ["authorization", "x-api-key", "x-service-token"]
         .iter()
         .any(|n| unreadable(&headers, n));
-    assert_eq!(p.refused.is_some(), refused);
+    assert_eq!(p.unreadable(), refused);
     if refused {
         assert!(p.any());
         return;
     }
-    assert_eq!(p.api_key, first(&headers, "x-api-key"));
-    assert_eq!(p.service_token, first(&headers, "x-service-token"));
+    assert_eq!(value(p.api_key), first(&headers, "x-api-key"));
+    assert_eq!(value(p.service_token), first(&headers, "x-service-token"));
     let auth = first(&headers, "authorization");
-    assert_eq!(p.authorization.is_some(), auth.is_some());
+    assert_eq!(value(p.authorization), auth);
 
-    if let (Some(value), Some(class)) = (auth, p.authorization) {
-        assert_eq!(class, classify_authorization(value, prefix));
+    if let Some(value) = auth {
+        let class = classify_authorization(value, prefix);
         let bearer = value
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -113,7 +122,7 @@ fuzz_target!(|input: Input| {
     }
 
     let expected = input.expected_service_token;
-    if let Some(token) = p.service_token {
+    if let Some(token) = value(p.service_token) {
         assert_eq!(
             service_token_matches(token, expected),
             !expected.is_empty() && token == expected

@@ -55,7 +55,10 @@ fn fixture() -> &'static Fixture {
             .build()
             .expect("runtime");
         let store = rt
-            .block_on(KeyStore::from_key(&key, settings.clone(), BASE_NOW))
+            .block_on(async {
+                let db = latchkey::store::memory().await?;
+                KeyStore::from_key(db, &key, settings.clone(), BASE_NOW).await
+            })
             .expect("key store");
         let kid = store.jwks()["keys"][0]["kid"]
             .as_str()

@@ -2,10 +2,12 @@
 //! edge of the system handles an unchecked email, password or role.
 mod api_key;
 mod email;
+mod master_key;
 mod password;
 
 pub use api_key::{ApiKeySecret, Environment, IpAllowlist, Scope};
 pub use email::Email;
+pub use master_key::MasterKey;
 pub use password::Password;
 
 use std::fmt;

@@ -6,7 +6,6 @@ use super::directives::{api_key, public, user_token};
 use super::state;
 use super::types::{ApiKeyScope, AuthPayload, LoginResult, Session, SignupResult, User};
 use crate::idm::accounts::NewAccount;
-use crate::idm::now;
 
 #[derive(Default)]
 pub struct AccountsQuery;
@@ -17,7 +16,7 @@ impl AccountsQuery {
     #[graphql(directive = user_token::apply(None), directive = api_key::apply(Some(vec![ApiKeyScope::Read])))]
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let (idm, caller) = state(ctx)?;
-        Ok(idm.user(caller.acting_user_id()?).await?.into())
+        Ok(idm.user(caller.acting()?.user_id, caller.now).await?.into())
     }
 
     /// Whether a password-reset token can still be used (to show the form or an error).
@@ -29,7 +28,7 @@ impl AccountsQuery {
     ) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .validate_password_reset_token(&token, &caller.client, now())
+            .validate_password_reset_token(&token, &caller.client, caller.now)
             .await?)
     }
 
@@ -37,9 +36,9 @@ impl AccountsQuery {
     #[graphql(directive = user_token::apply(None))]
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         let list = idm
-            .list_sessions(&user.user_id, &user.session_id, now())
+            .list_sessions(user.user_id, user.session_id, caller.now)
             .await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
@@ -67,7 +66,7 @@ impl AccountsMutation {
             first_name: first_name.as_deref(),
             username: username.as_deref(),
         };
-        let done = idm.signup(new, &caller.client, now()).await?;
+        let done = idm.signup(new, &caller.client, caller.now).await?;
         Ok(SignupResult {
             email_verified: done.tokens.user.email_verified,
             tenant_id: ID(done.tenant_id),
@@ -86,7 +85,7 @@ impl AccountsMutation {
         let (idm, caller) = state(ctx)?;
 
         Ok(idm
-            .login(&email, &password, &caller.client, now())
+            .login(&email, &password, &caller.client, caller.now)
             .await?
             .into())
     }
@@ -96,7 +95,7 @@ impl AccountsMutation {
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .refresh(&refresh_token, &caller.client, now())
+            .refresh(&refresh_token, &caller.client, caller.now)
             .await?
             .into())
     }
@@ -108,14 +107,14 @@ impl AccountsMutation {
         #[graphql(default_with = "Some(false)")] all_sessions: Option<bool>,
     ) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         Ok(idm
             .logout(
-                &user.user_id,
-                &user.session_id,
+                user.user_id,
+                user.session_id,
                 all_sessions.unwrap_or(false),
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?)
     }
@@ -124,7 +123,7 @@ impl AccountsMutation {
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .revoke_session(&caller.user()?.user_id, &id, &caller.client, now())
+            .revoke_session(caller.acting()?.user_id, &id, &caller.client, caller.now)
             .await?)
     }
 
@@ -132,7 +131,7 @@ impl AccountsMutation {
     async fn mark_welcome_seen(&self, ctx: &Context<'_>) -> Result<User> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .mark_welcome_seen(&caller.user()?.user_id, now())
+            .mark_welcome_seen(caller.acting()?.user_id, caller.now)
             .await?
             .into())
     }
@@ -146,15 +145,15 @@ impl AccountsMutation {
         new_password: String,
     ) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         Ok(idm
             .change_password(
-                &user.user_id,
-                &user.session_id,
+                user.user_id,
+                user.session_id,
                 &current_password,
                 &new_password,
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?)
     }
@@ -163,7 +162,7 @@ impl AccountsMutation {
     async fn request_email_verification(&self, ctx: &Context<'_>) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .request_email_verification(&caller.user()?.user_id, now())
+            .request_email_verification(caller.acting()?.user_id, caller.now)
             .await?)
     }
 
@@ -171,7 +170,7 @@ impl AccountsMutation {
     async fn confirm_email_verification(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .confirm_email_verification(&token, &caller.client, now())
+            .confirm_email_verification(&token, &caller.client, caller.now)
             .await?)
     }
 
@@ -180,7 +179,7 @@ impl AccountsMutation {
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .request_password_reset(&email, &caller.client, now())
+            .request_password_reset(&email, &caller.client, caller.now)
             .await?)
     }
 
@@ -194,7 +193,7 @@ impl AccountsMutation {
     ) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .confirm_password_reset(&token, &new_password, &caller.client, now())
+            .confirm_password_reset(&token, &new_password, &caller.client, caller.now)
             .await?)
     }
 }

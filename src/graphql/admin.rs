@@ -4,7 +4,6 @@ use async_graphql::{Context, ID, Object, Result};
 use super::directives::user_token;
 use super::state;
 use super::types::{Role, User};
-use crate::idm::now;
 
 #[derive(Default)]
 pub struct AdminMutation;
@@ -14,9 +13,15 @@ impl AdminMutation {
     #[graphql(directive = user_token::apply(Some(vec![Role::Admin])))]
     async fn set_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
         let (idm, caller) = state(ctx)?;
-        let admin = caller.user()?;
+        let admin = caller.acting()?;
         Ok(idm
-            .set_user_role(&admin.user_id, &user_id, role.into(), &caller.client, now())
+            .set_user_role(
+                admin.user_id,
+                &user_id,
+                role.into(),
+                &caller.client,
+                caller.now,
+            )
             .await?
             .into())
     }
@@ -25,9 +30,9 @@ impl AdminMutation {
     #[graphql(directive = user_token::apply(Some(vec![Role::Admin])))]
     async fn set_user_active(&self, ctx: &Context<'_>, user_id: ID, active: bool) -> Result<User> {
         let (idm, caller) = state(ctx)?;
-        let admin = caller.user()?;
+        let admin = caller.acting()?;
         Ok(idm
-            .set_user_active(&admin.user_id, &user_id, active, &caller.client, now())
+            .set_user_active(admin.user_id, &user_id, active, &caller.client, caller.now)
             .await?
             .into())
     }

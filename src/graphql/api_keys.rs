@@ -8,8 +8,8 @@ use super::types::{
     UpdateApiKeyInput,
 };
 use crate::domain::Scope;
+use crate::idm::Error;
 use crate::idm::api_keys::{KeyChanges, KeySpec};
-use crate::idm::{Error, now};
 
 fn scopes(list: Option<Vec<ApiKeyScope>>) -> Vec<Scope> {
     list.unwrap_or_default()
@@ -39,10 +39,10 @@ impl ApiKeysQuery {
         let (idm, caller) = state(ctx)?;
         let page = idm
             .list_api_keys(
-                caller.acting_user_id()?,
+                caller.acting()?.user_id,
                 i64::from(offset.unwrap_or(0)),
                 i64::from(limit.unwrap_or(64)),
-                now(),
+                caller.now,
             )
             .await?;
         Ok(page.into())
@@ -52,7 +52,7 @@ impl ApiKeysQuery {
     async fn api_key(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ApiKey>> {
         let (idm, caller) = state(ctx)?;
         Ok(Some(
-            idm.get_api_key(caller.acting_user_id()?, &id, now())
+            idm.get_api_key(caller.acting()?.user_id, &id, caller.now)
                 .await?
                 .into(),
         ))
@@ -68,7 +68,7 @@ impl ApiKeysQuery {
         scopes: Option<Vec<ApiKeyScope>>,
         ip: Option<String>,
     ) -> Result<ApiKeyVerification> {
-        let (idm, _) = state(ctx)?;
+        let (idm, caller) = state(ctx)?;
         let ip = match ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(s) => Some(
                 s.parse()
@@ -77,7 +77,7 @@ impl ApiKeysQuery {
             None => None,
         };
         Ok(idm
-            .verify_key(&key, ip, &self::scopes(scopes), now())
+            .verify_key(&key, ip, &self::scopes(scopes), caller.now)
             .await?
             .into())
     }
@@ -107,7 +107,7 @@ impl ApiKeysMutation {
             ips: input.ips.unwrap_or_default(),
         };
         Ok(idm
-            .create_api_key(&caller.user()?.user_id, spec, &caller.client, now())
+            .create_api_key(caller.acting()?.user_id, spec, &caller.client, caller.now)
             .await?
             .into())
     }
@@ -127,7 +127,7 @@ impl ApiKeysMutation {
             expires_at: input.expires_at.map(|t| t.timestamp()),
         };
         Ok(idm
-            .update_api_key(&caller.user()?.user_id, &id, changes, now())
+            .update_api_key(caller.acting()?.user_id, &id, changes, caller.now)
             .await?
             .into())
     }
@@ -143,7 +143,13 @@ impl ApiKeysMutation {
         let (idm, caller) = state(ctx)?;
         let grace = i64::from(grace_period_seconds.unwrap_or(0));
         Ok(idm
-            .rotate_api_key(&caller.user()?.user_id, &id, grace, &caller.client, now())
+            .rotate_api_key(
+                caller.acting()?.user_id,
+                &id,
+                grace,
+                &caller.client,
+                caller.now,
+            )
             .await?
             .into())
     }
@@ -152,7 +158,7 @@ impl ApiKeysMutation {
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<ApiKey> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .revoke_api_key(caller.acting_user_id()?, &id, &caller.client, now())
+            .revoke_api_key(caller.acting()?.user_id, &id, &caller.client, caller.now)
             .await?
             .into())
     }
@@ -161,7 +167,7 @@ impl ApiKeysMutation {
     async fn delete_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .delete_api_key(caller.acting_user_id()?, &id, &caller.client, now())
+            .delete_api_key(caller.acting()?.user_id, &id, &caller.client, caller.now)
             .await?)
     }
 
@@ -177,7 +183,13 @@ impl ApiKeysMutation {
         let (idm, caller) = state(ctx)?;
         let ttl = i64::from(ttl_seconds.unwrap_or(900));
         Ok(idm
-            .create_temporary_key(&user_id, ttl, scopes_or_read(scopes), &caller.client, now())
+            .create_temporary_key(
+                &user_id,
+                ttl,
+                scopes_or_read(scopes),
+                &caller.client,
+                caller.now,
+            )
             .await?
             .into())
     }

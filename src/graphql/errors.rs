@@ -1,8 +1,46 @@
-//! The one place where core errors become GraphQL errors: the contract's
-//! `extensions.code`, `retryAfter` for rate limits, and no internal detail ever.
-use async_graphql::{ErrorExtensionValues, ServerError, Value};
+//! The one place where core errors and refusals become GraphQL's wire words: the
+//! contract's `extensions.code`, `retryAfter` for rate limits, the `reason` of a
+//! refused key, and no internal detail ever.
+use async_graphql::{ErrorExtensionValues, Response, ServerError, Value};
 
 use crate::idm;
+use crate::idm::key_verify::Refusal;
+
+/// The contract's `extensions.code` of a core error.
+pub fn code(e: &idm::Error) -> &'static str {
+    use idm::Error::*;
+    match e {
+        Unauthenticated(_) => "UNAUTHENTICATED",
+        Forbidden(_) => "FORBIDDEN",
+        BadInput(_) => "BAD_USER_INPUT",
+        NotFound(_) => "NOT_FOUND",
+        Conflict(_) => "CONFLICT",
+        RateLimited { .. } => "RATE_LIMITED",
+        Unavailable(_) | Internal(_) => "INTERNAL_SERVER_ERROR",
+    }
+}
+
+/// The contract's `ApiKeyVerification.reason` of a refused key.
+pub fn refusal_reason(r: Refusal) -> &'static str {
+    match r {
+        Refusal::NotFound => "NOT_FOUND",
+        Refusal::Revoked => "REVOKED",
+        Refusal::Expired => "EXPIRED",
+        Refusal::IpNotAllowed => "IP_NOT_ALLOWED",
+        Refusal::InsufficientScope => "INSUFFICIENT_SCOPE",
+        Refusal::UserInactive => "USER_INACTIVE",
+    }
+}
+
+/// A whole response refused before execution (a malformed or unacceptable request),
+/// as BAD_USER_INPUT with `message`.
+pub fn refused_request(message: &str) -> Response {
+    let mut err = ServerError::new(message, None);
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", code(&idm::Error::bad_input(message)));
+    err.extensions = Some(ext);
+    Response::from_errors(vec![err])
+}
 
 pub fn to_graphql(e: &idm::Error) -> async_graphql::Error {
     if let idm::Error::Internal(inner) = e {
@@ -10,7 +48,7 @@ pub fn to_graphql(e: &idm::Error) -> async_graphql::Error {
     }
     let mut err = async_graphql::Error::new(e.to_string());
     let mut ext = ErrorExtensionValues::default();
-    ext.set("code", e.code());
+    ext.set("code", code(e));
     if let idm::Error::RateLimited { retry_after } = e {
         ext.set("retryAfter", Value::from(*retry_after));
     }
@@ -39,13 +77,7 @@ pub fn annotate(err: &mut ServerError) {
             to_graphql(&idm::Error::Internal(anyhow::anyhow!("{}", err.message)))
         }
         // Argument parsing and validation: the client's input.
-        None => {
-            let mut e = async_graphql::Error::new(err.message.clone());
-            let mut ext = ErrorExtensionValues::default();
-            ext.set("code", "BAD_USER_INPUT");
-            e.extensions = Some(ext);
-            e
-        }
+        None => to_graphql(&idm::Error::bad_input(err.message.clone())),
     };
     err.message = mapped.message;
     err.extensions = mapped.extensions;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use async_graphql::Context;
 
-use crate::auth::Caller;
+use crate::idm::auth::Caller;
 use crate::idm::{self, Idm};
 
 /// The core and the caller of this request.

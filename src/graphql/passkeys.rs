@@ -8,7 +8,6 @@ use serde_json::Value;
 use super::directives::{public, user_token};
 use super::state;
 use super::types::{AuthPayload, time};
-use crate::idm::now;
 use crate::idm::passkeys::PasskeyInfo;
 
 #[derive(SimpleObject)]
@@ -47,7 +46,7 @@ impl PasskeysQuery {
     #[graphql(directive = user_token::apply(None))]
     async fn user_passkeys(&self, ctx: &Context<'_>) -> Result<Vec<Passkey>> {
         let (idm, caller) = state(ctx)?;
-        let list = idm.user_passkeys(&caller.user()?.user_id).await?;
+        let list = idm.user_passkeys(caller.acting()?.user_id).await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 }
@@ -65,9 +64,9 @@ impl PasskeysMutation {
         ctx: &Context<'_>,
     ) -> Result<PasskeyChallenge> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         let options = idm
-            .passkey_registration_options(&user.user_id, &user.session_id, now())
+            .passkey_registration_options(user.user_id, user.session_id, caller.now)
             .await?;
         Ok(PasskeyChallenge {
             options: Json(options),
@@ -83,15 +82,15 @@ impl PasskeysMutation {
         #[graphql(name = "device_name")] device_name: String,
     ) -> Result<Passkey> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         let p = idm
             .register_passkey(
-                &user.user_id,
-                &user.session_id,
+                user.user_id,
+                user.session_id,
                 credential.0,
                 &device_name,
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?;
         Ok(p.into())
@@ -107,7 +106,7 @@ impl PasskeysMutation {
     ) -> Result<PasskeyChallenge> {
         let (idm, caller) = state(ctx)?;
         let options = idm
-            .passkey_login_options(email.as_deref(), &caller.client, now())
+            .passkey_login_options(email.as_deref(), &caller.client, caller.now)
             .await?;
         Ok(PasskeyChallenge {
             options: Json(options),
@@ -129,7 +128,7 @@ impl PasskeysMutation {
                 credential.0,
                 recaptcha_token.as_deref(),
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?;
         Ok(tokens.into())
@@ -144,7 +143,7 @@ impl PasskeysMutation {
     ) -> Result<Passkey> {
         let (idm, caller) = state(ctx)?;
         let p = idm
-            .rename_passkey(&caller.user()?.user_id, &id, &device_name)
+            .rename_passkey(caller.acting()?.user_id, &id, &device_name)
             .await?;
         Ok(p.into())
     }
@@ -152,13 +151,13 @@ impl PasskeysMutation {
     #[graphql(directive = user_token::apply(None))]
     async fn delete_passkey(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         Ok(idm
             .delete_passkey(
-                (&user.user_id, &user.session_id),
+                (user.user_id, user.session_id),
                 &id,
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?)
     }

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use super::directives::{public, user_token};
 use super::state;
 use super::types::{LoginResult, time};
-use crate::idm::now;
 use crate::idm::social::{LinkedProvider as Linked, Provider};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -79,7 +78,7 @@ impl SocialQuery {
     #[graphql(directive = user_token::apply(None))]
     async fn linked_providers(&self, ctx: &Context<'_>) -> Result<Vec<LinkedProvider>> {
         let (idm, caller) = state(ctx)?;
-        let list = idm.linked_providers(&caller.user()?.user_id).await?;
+        let list = idm.linked_providers(caller.acting()?.user_id).await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 }
@@ -105,7 +104,7 @@ impl SocialMutation {
                 nonce.as_deref(),
                 None,
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?;
         Ok(step.into())
@@ -130,7 +129,7 @@ impl SocialMutation {
                 nonce.as_deref(),
                 first_name.as_deref(),
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?;
         Ok(step.into())
@@ -141,7 +140,7 @@ impl SocialMutation {
     async fn x_auth(&self, ctx: &Context<'_>, token: String) -> Result<LoginResult> {
         let (idm, caller) = state(ctx)?;
         let step = idm
-            .access_token_login(Provider::X, &token, &caller.client, now())
+            .access_token_login(Provider::X, &token, &caller.client, caller.now)
             .await?;
         Ok(step.into())
     }
@@ -151,7 +150,7 @@ impl SocialMutation {
     async fn github_auth(&self, ctx: &Context<'_>, token: String) -> Result<LoginResult> {
         let (idm, caller) = state(ctx)?;
         let step = idm
-            .access_token_login(Provider::Github, &token, &caller.client, now())
+            .access_token_login(Provider::Github, &token, &caller.client, caller.now)
             .await?;
         Ok(step.into())
     }
@@ -167,7 +166,7 @@ impl SocialMutation {
     ) -> Result<OAuthStart> {
         let (idm, caller) = state(ctx)?;
         let start = idm
-            .oauth_authorization_url(provider.into(), &redirect_uri, &caller.client, now())
+            .oauth_authorization_url(provider.into(), &redirect_uri, &caller.client, caller.now)
             .await?;
         Ok(OAuthStart {
             url: start.url,
@@ -195,7 +194,7 @@ impl SocialMutation {
                 &state,
                 first_name.as_deref(),
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?;
         Ok(step.into())
@@ -205,13 +204,13 @@ impl SocialMutation {
     #[graphql(directive = user_token::apply(None))]
     async fn unlink_provider(&self, ctx: &Context<'_>, provider: OAuthProvider) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         Ok(idm
             .unlink_provider(
-                (&user.user_id, &user.session_id),
+                (user.user_id, user.session_id),
                 provider.into(),
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?)
     }

@@ -5,7 +5,6 @@ use async_graphql::{Context, ID, Object, Result};
 use super::directives::{public, user_token};
 use super::state;
 use super::types::{AuthPayload, TwoFactorEnabled, TwoFactorSetup};
-use crate::idm::now;
 
 #[derive(Default)]
 pub struct TwoFactorMutation;
@@ -16,9 +15,9 @@ impl TwoFactorMutation {
     #[graphql(name = "generate_2fa", directive = user_token::apply(None))]
     async fn generate_2fa(&self, ctx: &Context<'_>) -> Result<TwoFactorSetup> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         let s = idm
-            .generate_2fa(&user.user_id, &user.session_id, now())
+            .generate_2fa(user.user_id, user.session_id, caller.now)
             .await?;
         Ok(TwoFactorSetup {
             secret: s.secret_base32,
@@ -31,14 +30,14 @@ impl TwoFactorMutation {
     #[graphql(name = "enable_2fa", directive = user_token::apply(None))]
     async fn enable_2fa(&self, ctx: &Context<'_>, token: String) -> Result<TwoFactorEnabled> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         let codes = idm
             .enable_2fa(
-                &user.user_id,
-                &user.session_id,
+                user.user_id,
+                user.session_id,
                 &token,
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?;
         Ok(TwoFactorEnabled {
@@ -63,7 +62,7 @@ impl TwoFactorMutation {
                 &token,
                 mfa_token.as_deref(),
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?;
         Ok(tokens.into())
@@ -73,13 +72,13 @@ impl TwoFactorMutation {
     #[graphql(name = "disable_2fa", directive = user_token::apply(None))]
     async fn disable_2fa(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         Ok(idm
             .disable_2fa(
-                (&user.user_id, &user.session_id),
+                (user.user_id, user.session_id),
                 &token,
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?)
     }
@@ -92,13 +91,13 @@ impl TwoFactorMutation {
         token: String,
     ) -> Result<Vec<String>> {
         let (idm, caller) = state(ctx)?;
-        let user = caller.user()?;
+        let user = caller.acting()?;
         Ok(idm
             .regenerate_recovery_codes(
-                (&user.user_id, &user.session_id),
+                (user.user_id, user.session_id),
                 &token,
                 &caller.client,
-                now(),
+                caller.now,
             )
             .await?)
     }

@@ -313,7 +313,9 @@ impl From<Verification> for ApiKeyVerification {
         let key = v.key;
         Self {
             valid: v.refusal.is_none(),
-            reason: v.refusal.map(|r| r.as_str().to_owned()),
+            reason: v
+                .refusal
+                .map(|r| super::errors::refusal_reason(r).to_owned()),
             key_id: key.as_ref().map(|k| ID(k.id.clone())),
             user_id: key.as_ref().map(|k| ID(k.user_id.clone())),
             tenant_id: key.as_ref().map(|k| ID(k.tenant_id.clone())),

@@ -3,9 +3,7 @@
 //! link can make a browser change anything.
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{
-    BatchRequest, BatchResponse, ErrorExtensionValues, ParseRequestError, Response, ServerError,
-};
+use async_graphql::{BatchRequest, BatchResponse, ParseRequestError, Response};
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{Request, State};
@@ -14,8 +12,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse};
 
 use super::AppState;
-use crate::auth::Caller;
-use crate::graphql::errors::annotate;
+use crate::graphql::errors::{annotate, refused_request as refuse};
+use crate::idm::auth::Caller;
 
 fn finish(mut resp: Response) -> Response {
     for err in &mut resp.errors {
@@ -137,14 +135,6 @@ fn graphiql_headers() -> [(HeaderName, &'static str); 4] {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
     ]
-}
-
-fn refuse(message: &str) -> Response {
-    let mut err = ServerError::new(message, None);
-    let mut ext = ErrorExtensionValues::default();
-    ext.set("code", "BAD_USER_INPUT");
-    err.extensions = Some(ext);
-    Response::from_errors(vec![err])
 }
 
 /// Whether the operation that a request would run is a mutation or subscription.

@@ -1,5 +1,6 @@
 //! The HTTP surface: GraphQL (POST; GET for GraphiQL and queries), JWKS, health and
-//! metrics. Credentials are turned into a `Caller` once, by `extract`.
+//! metrics. Each request's credentials are read once, by `extract`, and judged by the
+//! core (`Idm::authenticate`).
 pub mod extract;
 mod graphql;
 mod ops;
@@ -13,7 +14,6 @@ use axum::{Router, middleware};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::auth::UserCaller;
 use crate::graphql::schema::AppSchema;
 use crate::idm::Idm;
 
@@ -21,15 +21,6 @@ use crate::idm::Idm;
 pub struct AppState {
     pub idm: Arc<Idm>,
     pub schema: AppSchema,
-    /// Set in `noauth` development mode: who @userToken fields act as.
-    pub dev_user: Option<UserCaller>,
-}
-
-impl AppState {
-    /// API keys are told apart from JWTs by their `<prefix>_<env>_` start.
-    pub fn looks_like_api_key(&self, token: &str) -> bool {
-        extract::looks_like_api_key(&self.idm.settings.api_keys.prefix, token)
-    }
 }
 
 pub fn router(state: AppState) -> Router {

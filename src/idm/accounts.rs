@@ -289,7 +289,7 @@ impl Idm {
     pub async fn change_password(
         &self,
         user_id: &str,
-        sid: &str,
+        sid: Option<&str>,
         current: &str,
         new: &str,
         client: &ClientInfo,
@@ -323,7 +323,7 @@ impl Idm {
             &[user.first_name.as_deref(), user.username.as_deref()],
         )?;
         self.set_password(user_id, password, false, now).await?;
-        self.revoke_sessions(user_id, None, Some(sid), now).await?;
+        self.revoke_sessions(user_id, None, sid, now).await?;
         // What the old password opened, or may have been used to ask for, ends with it.
         super::mfa_login::void_pending_logins(&self.db, user_id).await?;
         email_tokens::void(&self.db, user_id, Purpose::ResetPassword, now).await?;
@@ -367,7 +367,7 @@ impl Idm {
             now,
         )
         .await?;
-        self.user(user_id).await
+        self.user(user_id, now).await
     }
 }
 

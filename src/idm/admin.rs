@@ -21,7 +21,7 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<User> {
-        let user = self.user(target).await?;
+        let user = self.user(target, now).await?;
         if admin_id == target && role != Role::Admin {
             return Err(Error::bad_input(
                 "You cannot remove your own ADMIN role; ask another administrator.",
@@ -37,7 +37,7 @@ impl Idm {
             now,
         )
         .await;
-        self.user(target).await
+        self.user(target, now).await
     }
 
     async fn write_role(&self, user_id: &str, role: Role, now: i64) -> Result<()> {
@@ -57,7 +57,7 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<User> {
-        let user = self.user(target).await?;
+        let user = self.user(target, now).await?;
         if admin_id == target && !active {
             return Err(Error::bad_input("You cannot deactivate your own account."));
         }
@@ -85,7 +85,7 @@ impl Idm {
             now,
         )
         .await;
-        self.user(target).await
+        self.user(target, now).await
     }
 
     /// `latchkey user set-role`: bootstraps the first administrator from the shell.
@@ -105,7 +105,7 @@ impl Idm {
             now,
         )
         .await;
-        self.user(&user.id).await
+        self.user(&user.id, now).await
     }
 
     /// The development user of `noauth` mode, created on first use.

@@ -44,7 +44,7 @@ impl Idm {
             ips: Vec::new(),
         };
         let ips = IpAllowlist::from_stored(&old.ips);
-        let role = self.user(user_id).await?.role;
+        let role = self.user(user_id, now).await?.role;
         let txn = self.begin_write().await?;
         self.lock_user(&txn, user_id).await?;
         // A rotation makes a key as a creation does: the same policies (the old key,
@@ -164,7 +164,7 @@ impl Idm {
             ));
         }
         check_scopes(&scopes)?;
-        let user = self.user(user_id).await?;
+        let user = self.user(user_id, now).await?;
         if !user.is_active {
             return Err(Error::bad_input("This user is deactivated."));
         }

@@ -241,7 +241,7 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<NewApiKey> {
-        let user = self.user(user_id).await?;
+        let user = self.user(user_id, now).await?;
         let spec = KeySpec {
             name: parse_name(&spec.name)?,
             ..spec
@@ -369,7 +369,7 @@ impl Idm {
         changes: KeyChanges,
         now: i64,
     ) -> Result<ApiKey> {
-        let user = self.user(user_id).await?;
+        let user = self.user(user_id, now).await?;
         let txn = self.begin_write().await?;
         self.lock_user(&txn, user_id).await?;
         let m = self.owned_key(&txn, user_id, id).await?;

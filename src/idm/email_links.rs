@@ -37,7 +37,7 @@ impl Idm {
         self.limits
             .hit(Action::Mail, Subject::Account(user_id), now)
             .await?;
-        let user = self.user(user_id).await?;
+        let user = self.user(user_id, now).await?;
         let Some(email) = user.email else {
             return Err(Error::bad_input(
                 "This account has no email address to verify.",

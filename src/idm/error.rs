@@ -1,5 +1,6 @@
-//! The one error type of the core. The GraphQL edge maps each variant to the contract's
-//! `extensions.code`; `Internal` carries context for the log and none for the client.
+//! The one error type of the core. The edge maps each variant to its wire code (for
+//! GraphQL, `graphql::errors`); `Internal` carries context for the log and none for
+//! the client.
 use sea_orm::DbErr;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,18 +28,6 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::Unauthenticated(_) => "UNAUTHENTICATED",
-            Error::Forbidden(_) => "FORBIDDEN",
-            Error::BadInput(_) => "BAD_USER_INPUT",
-            Error::NotFound(_) => "NOT_FOUND",
-            Error::Conflict(_) => "CONFLICT",
-            Error::RateLimited { .. } => "RATE_LIMITED",
-            Error::Unavailable(_) | Error::Internal(_) => "INTERNAL_SERVER_ERROR",
-        }
-    }
-
     pub fn unauthenticated(msg: impl Into<String>) -> Self {
         Error::Unauthenticated(msg.into())
     }

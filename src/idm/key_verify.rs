@@ -31,7 +31,7 @@ pub const CACHE_TTL_SECS: i64 = 5;
 pub const FLUSH_EVERY_SECS: u64 = 3;
 const CACHE_MAX: usize = 50_000;
 
-/// Why a key was refused: the contract's `reason` values.
+/// Why a key was refused (the edge names each one in the contract's `reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     NotFound,
@@ -40,19 +40,6 @@ pub enum Refusal {
     IpNotAllowed,
     InsufficientScope,
     UserInactive,
-}
-
-impl Refusal {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::NotFound => "NOT_FOUND",
-            Refusal::Revoked => "REVOKED",
-            Refusal::Expired => "EXPIRED",
-            Refusal::IpNotAllowed => "IP_NOT_ALLOWED",
-            Refusal::InsufficientScope => "INSUFFICIENT_SCOPE",
-            Refusal::UserInactive => "USER_INACTIVE",
-        }
-    }
 }
 
 /// A key row as the verifier needs it.

@@ -90,11 +90,9 @@ impl Mailer {
                 // message or none (a reader racing a plain write saw half of one).
                 let partial = dir.join(".partial");
                 tokio::fs::create_dir_all(&partial).await?;
-                let name = format!(
-                    "{}-{}.eml",
-                    chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
-                    uuid::Uuid::new_v4()
-                );
+                // A v7 UUID starts with its time and is ordered within the process:
+                // the outbox lists in the order the messages were sent.
+                let name = format!("{}.eml", uuid::Uuid::now_v7());
                 tokio::fs::write(partial.join(&name), message.formatted()).await?;
                 tokio::fs::rename(partial.join(&name), dir.join(&name)).await?;
             }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api_key_changes;
 pub mod api_keys;
 pub mod audit;
+pub mod auth;
 pub mod captcha;
 pub mod crypto;
 pub mod email_links;
@@ -60,6 +61,8 @@ pub struct Idm {
     pub http: reqwest::Client,
     /// Google's and Apple's signing keys.
     pub jwks: social::id_tokens::JwksCache,
+    /// `noauth` development mode: who a request without credentials acts as.
+    pub noauth_user: auth::DevUser,
 }
 
 impl Idm {
@@ -77,9 +80,4 @@ impl Idm {
             })
             .await?)
     }
-}
-
-/// The current time as the core takes it: whole seconds since the epoch.
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }

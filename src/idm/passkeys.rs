@@ -276,11 +276,11 @@ impl Idm {
     pub async fn passkey_registration_options(
         &self,
         user_id: &str,
-        sid: &str,
+        sid: Option<&str>,
         now: i64,
     ) -> Result<Value> {
         self.require_verified_email(user_id).await?;
-        self.require_fresh_sign_in(sid, "add a passkey", now)
+        self.require_fresh_sign_in((user_id, sid), "add a passkey", now)
             .await?;
         let user = self
             .find_user(user_id)
@@ -328,7 +328,7 @@ impl Idm {
     pub async fn register_passkey(
         &self,
         user_id: &str,
-        sid: &str,
+        sid: Option<&str>,
         credential: Value,
         name: &str,
         client: &ClientInfo,
@@ -336,7 +336,7 @@ impl Idm {
     ) -> Result<PasskeyInfo> {
         let name = device_name(name)?;
         self.require_verified_email(user_id).await?;
-        self.require_fresh_sign_in(sid, "add a passkey", now)
+        self.require_fresh_sign_in((user_id, sid), "add a passkey", now)
             .await?;
         let ceremony = self.claim_ceremony(&credential, REGISTER, now).await?;
         if ceremony.user_id.as_deref() != Some(user_id) {
@@ -611,13 +611,13 @@ impl Idm {
 
     pub async fn delete_passkey(
         &self,
-        (user_id, sid): (&str, &str),
+        (user_id, sid): (&str, Option<&str>),
         id: &str,
         client: &ClientInfo,
         now: i64,
     ) -> Result<bool> {
         let row = self.own_passkey(user_id, id).await?;
-        self.require_fresh_sign_in(sid, "remove a passkey", now)
+        self.require_fresh_sign_in((user_id, sid), "remove a passkey", now)
             .await?;
         let ways = self.sign_in_methods(user_id).await?;
         if !ways.password && ways.passkeys <= 1 && ways.providers.is_empty() {

@@ -326,7 +326,7 @@ impl Idm {
     pub async fn list_sessions(
         &self,
         user_id: &str,
-        current: &str,
+        current: Option<&str>,
         now: i64,
     ) -> Result<Vec<SessionInfo>> {
         let rows = session::Entity::find()
@@ -339,7 +339,7 @@ impl Idm {
         Ok(rows
             .into_iter()
             .map(|s| SessionInfo {
-                current: s.id == current,
+                current: current == Some(s.id.as_str()),
                 id: s.id,
                 created_at: s.created_at,
                 last_used_at: s.last_used_at,
@@ -350,19 +350,23 @@ impl Idm {
             .collect())
     }
 
-    /// Signs out: this session, or every session of the user.
+    /// Signs out: this session (`sid`), or every session of the user.
     pub async fn logout(
         &self,
         user_id: &str,
-        sid: &str,
+        sid: Option<&str>,
         all: bool,
         client: &ClientInfo,
         now: i64,
     ) -> Result<bool> {
-        let ids = if all {
-            self.revoke_sessions(user_id, None, None, now).await?
-        } else {
-            self.revoke_sessions(user_id, Some(sid), None, now).await?
+        let ids = match (all, sid) {
+            (true, _) => self.revoke_sessions(user_id, None, None, now).await?,
+            (false, Some(sid)) => self.revoke_sessions(user_id, Some(sid), None, now).await?,
+            (false, None) => {
+                return Err(Error::bad_input(
+                    "There is no session to sign out of here (an API key has none): pass allSessions: true to sign out everywhere.",
+                ));
+            }
         };
         audit::record(
             &self.db,

@@ -13,13 +13,30 @@ use crate::entities::session;
 pub const FRESH_SIGN_IN_SECS: i64 = 900;
 
 impl Idm {
-    /// FORBIDDEN unless session `sid` began at most `FRESH_SIGN_IN_SECS` ago; `action`
-    /// completes "Sign in again to ...".
-    pub async fn require_fresh_sign_in(&self, sid: &str, action: &str, now: i64) -> Result<()> {
+    /// FORBIDDEN unless `user_id` acts through session `sid`, live and begun at most
+    /// `FRESH_SIGN_IN_SECS` ago; `action` completes "Sign in again to ...". A caller
+    /// with no session (an API key) has no sign-in to be fresh.
+    pub async fn require_fresh_sign_in(
+        &self,
+        (user_id, sid): (&str, Option<&str>),
+        action: &str,
+        now: i64,
+    ) -> Result<()> {
+        let Some(sid) = sid else {
+            return Err(Error::forbidden(format!(
+                "Sign in to {action}: this needs a user access token from a sign-in of at most {} minutes ago, not an API key.",
+                FRESH_SIGN_IN_SECS / 60
+            )));
+        };
         let fresh = session::Entity::find_by_id(sid.to_owned())
             .one(&self.db)
             .await?
-            .is_some_and(|s| now - s.created_at <= FRESH_SIGN_IN_SECS);
+            .is_some_and(|s| {
+                s.user_id == user_id
+                    && s.revoked_at.is_none()
+                    && now < s.expires_at
+                    && now - s.created_at <= FRESH_SIGN_IN_SECS
+            });
         if fresh {
             Ok(())
         } else {

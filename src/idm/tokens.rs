@@ -17,9 +17,9 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryOrder, Set
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::crypto::{MasterKey, b64url};
+use super::crypto::b64url;
 use crate::config::TokenSettings;
-use crate::domain::Role;
+use crate::domain::{MasterKey, Role};
 use crate::entities::signing_key;
 
 /// Seconds of clock skew tolerated on `exp`, `nbf` and `iat`.
@@ -138,24 +138,16 @@ impl KeyStore {
         })
     }
 
-    /// A store over `key`, kept in a fresh, migrated in-memory SQLite database, with no
-    /// master key: for tests and fuzzing. The key row is written as `load_or_create`
-    /// writes its own, and the store is then `load_or_create`'s, reloads included.
+    /// A store over `key` in `db` (a fresh, migrated database such as
+    /// `store::memory()`), with no master key: for tests and fuzzing. The key row is
+    /// written as `load_or_create` writes its own, and the store is then
+    /// `load_or_create`'s, reloads included.
     pub async fn from_key(
+        db: DatabaseConnection,
         key: &SigningKey,
         settings: TokenSettings,
         now: i64,
     ) -> anyhow::Result<Self> {
-        let year = std::time::Duration::from_secs(365 * 86_400);
-        let mut opts = sea_orm::ConnectOptions::new("sqlite::memory:");
-        // One connection, never recycled: the in-memory database lives as long as it.
-        opts.max_connections(1)
-            .min_connections(1)
-            .idle_timeout(year)
-            .max_lifetime(year)
-            .sqlx_logging(false);
-        let db = sea_orm::Database::connect(opts).await?;
-        crate::startup::migrate(&db).await?;
         let master = MasterKey::parse("").map_err(|e| anyhow::anyhow!("master key: {e}"))?;
         let der = key
             .to_pkcs8_der()

@@ -129,11 +129,11 @@ impl Idm {
     }
 
     /// A new secret, pending until `enable_2fa` confirms it; replaces an earlier pending one.
-    pub async fn generate_2fa(&self, user_id: &str, sid: &str, now: i64) -> Result<Setup> {
+    pub async fn generate_2fa(&self, user_id: &str, sid: Option<&str>, now: i64) -> Result<Setup> {
         self.require_verified_email(user_id).await?;
-        self.require_fresh_sign_in(sid, "set up two-factor authentication", now)
+        self.require_fresh_sign_in((user_id, sid), "set up two-factor authentication", now)
             .await?;
-        let user = self.user(user_id).await?;
+        let user = self.user(user_id, now).await?;
         if user.two_factor_enabled {
             return Err(Error::bad_input(
                 "Two-factor authentication is already on; disable it first to set up another authenticator.",
@@ -185,13 +185,13 @@ impl Idm {
     pub async fn enable_2fa(
         &self,
         user_id: &str,
-        sid: &str,
+        sid: Option<&str>,
         code: &str,
         client: &ClientInfo,
         now: i64,
     ) -> Result<Vec<String>> {
         self.require_verified_email(user_id).await?;
-        self.require_fresh_sign_in(sid, "set up two-factor authentication", now)
+        self.require_fresh_sign_in((user_id, sid), "set up two-factor authentication", now)
             .await?;
         let row = two_factor::Entity::find_by_id(user_id.to_owned())
             .one(&self.db)
@@ -201,7 +201,7 @@ impl Idm {
                 "Start with generate_2fa: there is no authenticator waiting to be confirmed.",
             ));
         };
-        if self.user(user_id).await?.two_factor_enabled {
+        if self.user(user_id, now).await?.two_factor_enabled {
             return Err(Error::bad_input("Two-factor authentication is already on."));
         }
         let secret = self.open_secret(&pending)?;
@@ -227,7 +227,7 @@ impl Idm {
         self.store_recovery_codes(&txn, user_id, &codes, now)
             .await?;
         self.commit_two_factor_flag(txn, user_id, true, now).await?;
-        self.revoke_sessions(user_id, None, Some(sid), now).await?;
+        self.revoke_sessions(user_id, None, sid, now).await?;
         audit::record(
             &self.db,
             Event::TwoFactorEnabled,
@@ -356,14 +356,15 @@ impl Idm {
     /// access token alone, neither the factor nor its recovery codes can be changed.
     async fn require_second_factor(
         &self,
-        (user_id, sid): (&str, &str),
+        (user_id, sid): (&str, Option<&str>),
         action: &str,
         code: &str,
         client: &ClientInfo,
         now: i64,
     ) -> Result<Factor> {
-        self.require_fresh_sign_in(sid, action, now).await?;
-        if !self.user(user_id).await?.two_factor_enabled {
+        self.require_fresh_sign_in((user_id, sid), action, now)
+            .await?;
+        if !self.user(user_id, now).await?.two_factor_enabled {
             return Err(Error::bad_input("Two-factor authentication is not on."));
         }
         self.check_second_factor(user_id, code, client, now)
@@ -377,7 +378,7 @@ impl Idm {
 
     pub async fn disable_2fa(
         &self,
-        (user_id, sid): (&str, &str),
+        (user_id, sid): (&str, Option<&str>),
         code: &str,
         client: &ClientInfo,
         now: i64,
@@ -408,7 +409,7 @@ impl Idm {
 
     pub async fn regenerate_recovery_codes(
         &self,
-        (user_id, sid): (&str, &str),
+        (user_id, sid): (&str, Option<&str>),
         code: &str,
         client: &ClientInfo,
         now: i64,

@@ -58,8 +58,7 @@ impl Idm {
     }
 
     /// The user as the rest of the system sees it (cached, see the module doc).
-    pub async fn user(&self, id: &str) -> Result<User> {
-        let now = super::now();
+    pub async fn user(&self, id: &str, now: i64) -> Result<User> {
         if let Some(u) = self.users.get(id, now) {
             return Ok(u);
         }

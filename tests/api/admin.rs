@@ -140,7 +140,7 @@ db_test!(the_command_line_bootstraps_an_admin, |app| {
         .set_role_by_email(
             "FIRST@example.com",
             latchkey::domain::Role::Admin,
-            latchkey::idm::now(),
+            latchkey::clock::now(),
         )
         .await
         .expect("set role");

@@ -476,14 +476,17 @@ db_test!(
         assert_eq!(k.ok()["apiKey"]["status"], "ACTIVE");
         assert!(k.ok()["apiKey"]["revokedAt"].is_string());
         // With a clock an hour and a bit ahead, the old key is refused.
-        let later = latchkey::idm::now() + 3601;
+        let later = latchkey::clock::now() + 3601;
         let v = app
             .state
             .idm
             .verify_key(&old, None, &[], later)
             .await
             .unwrap();
-        assert_eq!(v.refusal.map(|r| r.as_str()), Some("REVOKED"));
+        assert_eq!(
+            v.refusal.map(latchkey::graphql::errors::refusal_reason),
+            Some("REVOKED")
+        );
         for g in [-1, 7 * 24 * 3600 + 1] {
             let (id2, _, _) = create(&app, &t.access, json!({ "name": "g" })).await;
             app.gql_as(&t.access, ROTATE, json!({ "id": id2, "g": g }))
@@ -737,14 +740,17 @@ db_test!(temporary_keys_are_for_services_and_expire, |app| {
     let expires = chrono::DateTime::parse_from_rfc3339(k["apiKey"]["expiresAt"].as_str().unwrap())
         .unwrap()
         .timestamp();
-    assert!((expires - latchkey::idm::now() - 60).abs() <= 2);
+    assert!((expires - latchkey::clock::now() - 60).abs() <= 2);
     let v = app
         .state
         .idm
         .verify_key(&secret, None, &[], expires + 1)
         .await
         .unwrap();
-    assert_eq!(v.refusal.map(|r| r.as_str()), Some("EXPIRED"));
+    assert_eq!(
+        v.refusal.map(latchkey::graphql::errors::refusal_reason),
+        Some("EXPIRED")
+    );
     for ttl in [59, 86_401] {
         app.gql_with(TEMP, json!({ "u": t.user_id, "ttl": ttl }), &svc)
             .await

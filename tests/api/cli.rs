@@ -46,7 +46,7 @@ async fn set_role_bootstraps_an_admin_and_names_unknown_emails() {
     };
     let done = state
         .idm
-        .signup(new, &Default::default(), latchkey::idm::now())
+        .signup(new, &Default::default(), latchkey::clock::now())
         .await
         .unwrap();
     let out = latchkey(dir.path())

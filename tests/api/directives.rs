@@ -1,8 +1,8 @@
 //! The auth directives are the guards: every root field refuses the credentials its
 //! directives do not list, and what the schema prints is what is enforced.
-use latchkey::auth::{Caller, KeyCaller, UserCaller};
-use latchkey::domain::Role;
-use latchkey::graphql::directives::{AuthPolicy, authorize};
+use latchkey::domain::{Role, Scope};
+use latchkey::graphql::directives::AuthPolicy;
+use latchkey::idm::auth::{Caller, KeyCaller, Refused, UserCaller};
 use serde_json::json;
 
 use crate::db_test;
@@ -13,9 +13,6 @@ fn user_caller(user_id: &str) -> Caller {
         user: Some(UserCaller {
             user_id: user_id.into(),
             session_id: "s".into(),
-            tenant_id: "t".into(),
-            role: Role::User,
-            amr: vec![],
         }),
         ..Caller::default()
     }
@@ -36,22 +33,20 @@ db_test!(
         };
         let key = Caller {
             key: Some(KeyCaller {
-                key_id: "k".into(),
                 user_id: plain.user_id.clone(),
-                tenant_id: "t".into(),
-                scopes: vec!["read".into(), "write".into(), "delete".into()],
+                scopes: Scope::ALL.to_vec(),
             }),
             ..Caller::default()
         };
         let invalid = Caller {
-            invalid: Some("bad credential"),
+            refused: Some(Refused::InvalidToken),
             ..Caller::default()
         };
         let mut checked = 0;
         for (ty, field, rule) in policy.fields() {
             let allowed = |c: &Caller| {
                 let c = c.clone();
-                async move { authorize(rule, &c, idm).await.is_ok() }
+                async move { idm.authorize(rule, &c).await.is_ok() }
             };
             assert_eq!(
                 allowed(&anonymous).await,

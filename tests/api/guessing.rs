@@ -182,7 +182,7 @@ db_test!(
         }
         // The right code and an unused recovery code are refused now: no 1-in-a-million
         // guessing through the account's window.
-        let now = latchkey::idm::now();
+        let now = latchkey::clock::now();
         app.gql_as(&t.access, DISABLE, json!({ "t": code_at(&secret, now) }))
             .await
             .expect_code("RATE_LIMITED");

@@ -289,7 +289,7 @@ impl TestApp {
     pub async fn make_admin(&self, email: &str) {
         self.state
             .idm
-            .set_role_by_email(email, latchkey::domain::Role::Admin, latchkey::idm::now())
+            .set_role_by_email(email, latchkey::domain::Role::Admin, latchkey::clock::now())
             .await
             .expect("set role");
     }

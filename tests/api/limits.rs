@@ -126,7 +126,7 @@ db_test!(
             ip: Some("192.0.2.44".parse().unwrap()),
             user_agent: None,
         };
-        let next_minute = (latchkey::idm::now() / 60 + 1) * 60 + 1;
+        let next_minute = (latchkey::clock::now() / 60 + 1) * 60 + 1;
         assert!(
             idm.login("target@example.com", PASSWORD, &client, next_minute)
                 .await
@@ -255,7 +255,7 @@ async fn instances_sharing_redis_enforce_one_login_limit() {
 
 /// A six-digit code that is not valid in the steps around now.
 fn wrong_code(secret: &str) -> String {
-    let now = latchkey::idm::now();
+    let now = latchkey::clock::now();
     let valid: Vec<String> = [-60, -30, 0, 30, 60]
         .iter()
         .map(|d| crate::two_factor::code_at(secret, now + d))
@@ -297,7 +297,7 @@ db_test!(
             codes.push(r.code().unwrap_or("").to_owned());
             if r.code() == Some("RATE_LIMITED") {
                 // Even the right code waits now.
-                let now = latchkey::idm::now();
+                let now = latchkey::clock::now();
                 let right = crate::two_factor::code_at(&secret, now);
                 let r = app
                     .gql_with(

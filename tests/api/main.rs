@@ -1,5 +1,6 @@
 //! The one integration-test binary: the real server over real HTTP, every storage test
 //! on SQLite and on PostgreSQL.
+#![allow(clippy::disallowed_methods)] // tests and benchmarks measure real time
 mod helpers;
 
 mod accounts;

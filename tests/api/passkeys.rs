@@ -338,14 +338,18 @@ db_test!(replays_and_crossed_ceremonies_are_refused, |app| {
     // An expired ceremony (the core called 5 minutes and a second later).
     let options = login_options(&app, None).await;
     let assertion = auth.get(&options).unwrap();
-    let later = latchkey::idm::now() + 301;
+    let later = latchkey::clock::now() + 301;
     let err = app
         .state
         .idm
         .login_with_passkey(assertion, None, &Default::default(), later)
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "BAD_USER_INPUT", "{err}");
+    assert_eq!(
+        latchkey::graphql::errors::code(&err),
+        "BAD_USER_INPUT",
+        "{err}"
+    );
     let _ = user_id;
 });
 
@@ -354,20 +358,20 @@ db_test!(adding_a_passkey_needs_a_recent_sign_in, |app| {
     let sid = jwt_part(&t.access, 1)["sid"].as_str().unwrap().to_owned();
     // The core, 15 minutes and a second after the sign-in: a day-long access token
     // alone cannot plant a passkey.
-    let later = latchkey::idm::now() + 901;
+    let later = latchkey::clock::now() + 901;
     let err = app
         .state
         .idm
-        .passkey_registration_options(&t.user_id, &sid, later)
+        .passkey_registration_options(&t.user_id, Some(&sid), later)
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "FORBIDDEN", "{err}");
+    assert_eq!(latchkey::graphql::errors::code(&err), "FORBIDDEN", "{err}");
     assert!(err.to_string().contains("Sign in again"), "{err}");
     // Within the window it works.
-    let now = latchkey::idm::now();
+    let now = latchkey::clock::now();
     app.state
         .idm
-        .passkey_registration_options(&t.user_id, &sid, now)
+        .passkey_registration_options(&t.user_id, Some(&sid), now)
         .await
         .unwrap();
 });

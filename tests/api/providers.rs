@@ -238,7 +238,7 @@ pub fn rsa_public_pem(key: Key) -> String {
 }
 
 pub fn now() -> i64 {
-    latchkey::idm::now()
+    latchkey::clock::now()
 }
 
 fn random() -> String {

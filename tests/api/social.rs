@@ -1537,7 +1537,7 @@ social_test!(
                     first_name: None,
                 };
                 let step = idm
-                    .social_login(who, &Default::default(), latchkey::idm::now())
+                    .social_login(who, &Default::default(), latchkey::clock::now())
                     .await;
                 match step {
                     Ok(latchkey::idm::accounts::LoginStep::Tokens(t)) => Ok(t.user.id),

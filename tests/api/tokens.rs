@@ -151,7 +151,7 @@ db_test!(expired_future_and_foreign_tokens_are_refused, |app| {
     let base = claims_of(&t.access);
     // The untouched claims re-signed work: the refusals below are due to the change.
     app.me(&mint(&app, &base, None).await).await.ok();
-    let now = latchkey::idm::now();
+    let now = latchkey::clock::now();
     let cases: Vec<(&str, Value)> = vec![
         (
             "expired",

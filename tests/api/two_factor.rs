@@ -24,7 +24,7 @@ pub fn code_at(secret_b32: &str, t: i64) -> String {
 }
 
 fn now() -> i64 {
-    latchkey::idm::now()
+    latchkey::clock::now()
 }
 
 /// Signs up, turns 2FA on (using the code of the current step); returns the secret
@@ -385,7 +385,8 @@ db_test!(two_factor_events_are_audited, |app| {
 db_test!(
     totp_secrets_are_encrypted_at_rest_with_a_master_key,
     |s| {
-        s.master_key = STANDARD.encode([9u8; 32]).into();
+        s.master_key =
+            latchkey::domain::MasterKey::parse(&STANDARD.encode([9u8; 32])).expect("key");
     },
     |app| {
         let (t, secret, _) = with_2fa(&app, "sealed@example.com").await;

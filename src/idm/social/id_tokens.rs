@@ -49,6 +49,7 @@ fn find(set: &JwkSet, kid: &str) -> Option<Jwk> {
 impl JwksCache {
     /// The key `kid` of the set at `url`. The lock is held across a fetch, so a burst
     /// of tokens with a new kid makes one request.
+    #[allow(clippy::disallowed_methods)] // the cache's own timing, not a rule's
     async fn key(&self, http: &reqwest::Client, p: Provider, url: &str, kid: &str) -> Result<Jwk> {
         let mut sets = self.sets.lock().await;
         if let Some(f) = sets.get(url) {

@@ -431,7 +431,7 @@ impl Idm {
     /// password, no passkey, no other provider).
     pub async fn unlink_provider(
         &self,
-        (user_id, sid): (&str, &str),
+        (user_id, sid): (&str, Option<&str>),
         p: Provider,
         client: &ClientInfo,
         now: i64,
@@ -443,7 +443,7 @@ impl Idm {
                 p.name()
             )));
         }
-        self.require_fresh_sign_in(sid, &format!("unlink {}", p.name()), now)
+        self.require_fresh_sign_in((user_id, sid), &format!("unlink {}", p.name()), now)
             .await?;
         let others = ways.providers.iter().filter(|l| *l != p.as_str()).count();
         if !ways.password && ways.passkeys == 0 && others == 0 {

@@ -57,7 +57,7 @@ db_test!(
         let (t, secret, codes) = with_2fa(&app, email).await;
         age_sessions(&app, &t.user_id, HOUR).await;
         // A current code (the step after the one that enabled 2FA, within ±1 step).
-        let code = code_at(&secret, latchkey::idm::now() + 30);
+        let code = code_at(&secret, latchkey::clock::now() + 30);
         let r = app.gql_as(&t.access, DISABLE, json!({ "t": code })).await;
         needs_fresh_sign_in(&r);
         assert!(r.data()["disable_2fa"].is_null(), "{}", r.0);

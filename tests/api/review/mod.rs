@@ -144,7 +144,7 @@ pub async fn age_sessions(app: &TestApp, user_id: &str, secs: i64) {
     use latchkey::entities::session;
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let old = latchkey::idm::now() - secs;
+    let old = latchkey::clock::now() - secs;
     let r = session::Entity::update_many()
         .col_expr(session::Column::CreatedAt, Expr::value(old))
         .filter(session::Column::UserId.eq(user_id))
