@@ -88,7 +88,7 @@ fn spawn_last_used_flusher(idm: &Arc<Idm>) {
         loop {
             tick.tick().await;
             let Some(idm) = weak.upgrade() else { break };
-            if let Err(e) = idm.key_cache.flush_uses(&idm.db).await {
+            if let Err(e) = idm.flush_key_uses().await {
                 tracing::warn!(error = %e, "writing API-key last-used times");
             }
         }
@@ -102,7 +102,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    if let Err(e) = idm.key_cache.flush_uses(&idm.db).await {
+    if let Err(e) = idm.flush_key_uses().await {
         tracing::warn!(error = %e, "writing API-key last-used times at shutdown");
     }
     Ok(())

@@ -16,7 +16,7 @@ const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Ready when the database answers within `READY_WAIT`.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    match tokio::time::timeout(READY_WAIT, app.idm.db.ping()).await {
+    match tokio::time::timeout(READY_WAIT, app.idm.ping_store()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready"),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
@@ -39,6 +39,6 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
 pub async fn jwks(State(app): State<AppState>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(app.idm.keys.jwks()),
+        Json(app.idm.jwks()),
     )
 }

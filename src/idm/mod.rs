@@ -66,6 +66,21 @@ pub struct Idm {
 }
 
 impl Idm {
+    /// Whether the store answers (readiness).
+    pub async fn ping_store(&self) -> Result<()> {
+        Ok(self.db.ping().await?)
+    }
+
+    /// The public signing keys, as a JWKS document.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.jwks()
+    }
+
+    /// Writes the API keys' noted uses (see `key_verify`).
+    pub async fn flush_key_uses(&self) -> Result<()> {
+        Ok(self.key_cache.flush_uses(&self.db).await?)
+    }
+
     /// Begins a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so that two such transactions queue on the busy timeout;
     /// a deferred one that read first could not upgrade and failed with "database is

@@ -181,3 +181,87 @@ db_test!(
         r.expect_code("UNAUTHENTICATED");
     }
 );
+
+db_test!(
+    adding_api_key_to_a_field_is_all_it_takes_for_keys_to_reach_it,
+    |app| {
+        use async_graphql::Request;
+        use latchkey::idm::auth::{Header, Presented};
+        let t = app.signup("widen@example.com").await;
+        let r = app
+            .gql_as(
+                &t.access,
+                "mutation { createApiKey(input: {name: \"k\", scopes: [READ, WRITE]}) { secret } }",
+                json!({}),
+            )
+            .await;
+        let secret = r.ok()["createApiKey"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let idm = app.state.idm.clone();
+        let presented = Presented {
+            api_key: Header::Value(&secret),
+            ..Presented::default()
+        };
+        let caller = idm
+            .authenticate(&presented, Default::default(), latchkey::clock::now())
+            .await;
+        assert!(caller.key.is_some(), "the key authenticates");
+        // Fields that today accept only user tokens; their resolvers act on whoever
+        // the rule admitted.
+        let fields = [
+            ("sessions", "{ sessions { id current } }"),
+            ("markWelcomeSeen", "mutation { markWelcomeSeen { id } }"),
+            (
+                "requestEmailVerification",
+                "mutation { requestEmailVerification }",
+            ),
+            ("linkedProviders", "{ linkedProviders { provider } }"),
+            ("userPasskeys", "{ userPasskeys { id } }"),
+            ("logout", "mutation { logout(allSessions: true) }"),
+        ];
+        let served = latchkey::graphql::schema::sdl();
+        let mut widened = served.clone();
+        for (field, _) in fields {
+            let line = widened
+                .lines()
+                .find(|l| {
+                    l.trim_start().starts_with(&format!("{field}:"))
+                        || l.trim_start().starts_with(&format!("{field}("))
+                })
+                .unwrap_or_else(|| panic!("{field} in the SDL"))
+                .to_owned();
+            assert!(line.ends_with("@userToken"), "{line}");
+            widened = widened.replace(&line, &format!("{line} @apiKey"));
+        }
+        let run = |sdl: String, query: &'static str| {
+            let idm = idm.clone();
+            let caller = caller.clone();
+            async move {
+                let policy =
+                    latchkey::graphql::directives::AuthPolicy::from_sdl(&sdl).expect("policy");
+                let settings = idm.settings.graphql.clone();
+                let schema =
+                    latchkey::graphql::schema::build(idm, &settings, std::sync::Arc::new(policy));
+                let resp = schema.execute(Request::new(query).data(caller)).await;
+                let resp = serde_json::to_value(&resp).expect("json");
+                resp["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .map(str::to_owned)
+            }
+        };
+        for (field, query) in fields {
+            assert_eq!(
+                run(served.clone(), query).await.as_deref(),
+                Some("FORBIDDEN"),
+                "{field}: the served rule refuses a key"
+            );
+            assert_eq!(
+                run(widened.clone(), query).await,
+                None,
+                "{field}: with @apiKey the key reaches the resolver"
+            );
+        }
+    }
+);
