@@ -120,7 +120,7 @@ fuzz_target!(|input: Input| {
             let shown = list.display();
             assert_eq!(shown.len(), input.ips.len());
             assert_eq!(IpAllowlist::parse(&shown).as_ref(), Ok(&list));
-            assert_eq!(IpAllowlist::from_stored(&list.to_stored()), list);
+            assert_eq!(IpAllowlist::from_stored(&list.to_stored()).ok(), Some(list.clone()));
             let _ = list.allows(probe);
             if input.ips.is_empty() {
                 assert!(list.allows(probe));
@@ -137,7 +137,9 @@ fuzz_target!(|input: Input| {
         let mapped = matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
         assert_eq!(list.allows(Some(ip)), !mapped);
     }
-    let stored = IpAllowlist::from_stored(input.stored);
-    let _ = stored.allows(probe);
-    assert_eq!(IpAllowlist::from_stored(&stored.to_stored()), stored);
+    // A stored list is read whole or refused, and what is read round-trips.
+    if let Ok(stored) = IpAllowlist::from_stored(input.stored) {
+        let _ = stored.allows(probe);
+        assert_eq!(IpAllowlist::from_stored(&stored.to_stored()).ok(), Some(stored));
+    }
 });

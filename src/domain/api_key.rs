@@ -5,6 +5,9 @@ use std::str::FromStr;
 
 use ipnet::IpNet;
 use rand::RngCore;
+use sea_orm::DeriveValueType;
+
+use super::BadStoredValue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
@@ -52,7 +55,8 @@ impl FromStr for Scope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, DeriveValueType)]
+#[sea_orm(value_type = "String", from_str = "Environment::from_stored")]
 pub enum Environment {
     Live,
     Test,
@@ -60,12 +64,23 @@ pub enum Environment {
 }
 
 impl Environment {
+    pub fn from_stored(s: &str) -> Result<Self, BadStoredValue> {
+        s.parse()
+            .map_err(|()| BadStoredValue::new("key environment", s))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Environment::Live => "live",
             Environment::Test => "test",
             Environment::Dev => "dev",
         }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -144,8 +159,52 @@ impl fmt::Debug for ApiKeySecret {
     }
 }
 
-/// The allowlist: IPs and CIDRs, v4 and v6. Empty: any address.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A key's scopes, as stored: sorted, without duplicates, space separated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, DeriveValueType)]
+#[sea_orm(
+    value_type = "String",
+    from_str = "ScopeList::from_stored",
+    to_str = "ScopeList::to_stored"
+)]
+pub struct ScopeList(Vec<Scope>);
+
+impl ScopeList {
+    pub fn new(scopes: &[Scope]) -> Self {
+        let mut v = scopes.to_vec();
+        v.sort();
+        v.dedup();
+        ScopeList(v)
+    }
+
+    /// Every word must be a scope: a row with an unknown one is refused.
+    pub fn from_stored(s: &str) -> Result<Self, BadStoredValue> {
+        s.split_whitespace()
+            .map(|w| w.parse().map_err(|()| BadStoredValue::new("scope list", s)))
+            .collect::<Result<Vec<Scope>, _>>()
+            .map(|v| ScopeList::new(&v))
+    }
+
+    fn to_stored(&self) -> String {
+        Scope::join(&self.0)
+    }
+
+    pub fn as_slice(&self) -> &[Scope] {
+        &self.0
+    }
+
+    pub fn to_vec(&self) -> Vec<Scope> {
+        self.0.clone()
+    }
+}
+
+/// The allowlist: IPs and CIDRs, v4 and v6. Empty: any address. Stored as a JSON
+/// array of its entries as shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, DeriveValueType)]
+#[sea_orm(
+    value_type = "String",
+    from_str = "IpAllowlist::from_stored",
+    to_str = "IpAllowlist::to_stored"
+)]
 pub struct IpAllowlist(Vec<IpNet>);
 
 impl IpAllowlist {
@@ -175,15 +234,15 @@ impl IpAllowlist {
             .map(|n| n.trunc())
     }
 
-    /// Reads the stored JSON form; entries that no longer parse are dropped (fail closed:
-    /// a list that had entries but lost them all allows nothing).
-    pub fn from_stored(json: &str) -> Self {
-        let raw: Vec<String> = serde_json::from_str(json).unwrap_or_default();
-        let nets: Vec<IpNet> = raw.iter().filter_map(|s| Self::parse_entry(s)).collect();
-        if nets.is_empty() && !raw.is_empty() {
-            return IpAllowlist(vec![IpNet::from(IpAddr::from([255, 255, 255, 255]))]);
-        }
-        IpAllowlist(nets)
+    /// Reads the stored JSON form. A row that is not a JSON array of entries is
+    /// refused as a whole (never read as "any address").
+    pub fn from_stored(json: &str) -> Result<Self, BadStoredValue> {
+        let bad = || BadStoredValue::new("IP allowlist", json);
+        let raw: Vec<String> = serde_json::from_str(json).map_err(|_| bad())?;
+        raw.iter()
+            .map(|s| Self::parse_entry(s).ok_or_else(bad))
+            .collect::<Result<Vec<_>, _>>()
+            .map(IpAllowlist)
     }
 
     pub fn to_stored(&self) -> String {
@@ -256,7 +315,38 @@ mod tests {
         assert!(IpAllowlist::default().allows(None));
         assert!(IpAllowlist::parse(&["10.0.0.0/33".into()]).is_err());
         assert!(IpAllowlist::parse(&["example.com".into()]).is_err());
-        assert_eq!(IpAllowlist::from_stored(&list.to_stored()), list);
+        assert_eq!(IpAllowlist::from_stored(&list.to_stored()).ok(), Some(list));
+    }
+
+    #[test]
+    fn a_bad_stored_value_is_refused_never_defaulted() {
+        assert!(IpAllowlist::from_stored("not json").is_err());
+        assert!(IpAllowlist::from_stored(r#"["10.0.0.1", "example.com"]"#).is_err());
+        assert_eq!(
+            IpAllowlist::from_stored("[]").ok(),
+            Some(IpAllowlist::default())
+        );
+        assert!(ScopeList::from_stored("read admin").is_err());
+        assert_eq!(
+            ScopeList::from_stored("write read write")
+                .map(|s| s.to_vec())
+                .ok(),
+            Some(vec![Scope::Read, Scope::Write])
+        );
+        assert_eq!(
+            ScopeList::from_stored("").map(|s| s.to_vec()).ok(),
+            Some(vec![])
+        );
+        assert!(Environment::from_stored("prod").is_err());
+        assert_eq!(
+            Environment::from_stored("test").ok(),
+            Some(Environment::Test)
+        );
+        assert!(super::super::Role::from_stored("admin").is_err());
+        assert_eq!(
+            super::super::Role::from_stored("ADMIN").ok(),
+            Some(super::super::Role::Admin)
+        );
     }
 }
 
@@ -410,7 +500,7 @@ mod props {
             if v6.to_ipv4_mapped().is_none() {
                 prop_assert!(list.allows(Some(IpAddr::V6(v6))));
             }
-            prop_assert_eq!(IpAllowlist::from_stored(&list.to_stored()), list);
+            prop_assert_eq!(IpAllowlist::from_stored(&list.to_stored()).ok(), Some(list));
         }
 
         #[test]
@@ -426,7 +516,7 @@ mod props {
             }
             // The display form (network address, bare when a single host) re-parses.
             prop_assert_eq!(IpAllowlist::parse(&list.display()), Ok(list.clone()));
-            prop_assert_eq!(IpAllowlist::from_stored(&list.to_stored()), list);
+            prop_assert_eq!(IpAllowlist::from_stored(&list.to_stored()).ok(), Some(list));
         }
 
         #[test]
@@ -455,10 +545,11 @@ mod props {
         }
 
         #[test]
-        fn stored_lists_never_panic_and_fail_closed(raw in ".{0,60}", ip in any::<Ipv4Addr>()) {
-            let list = IpAllowlist::from_stored(&raw);
-            let _ = list.allows(Some(IpAddr::V4(ip)));
-            prop_assert_eq!(IpAllowlist::from_stored(&list.to_stored()), list);
+        fn stored_lists_never_panic_and_are_read_whole_or_refused(raw in ".{0,60}", ip in any::<Ipv4Addr>()) {
+            if let Ok(list) = IpAllowlist::from_stored(&raw) {
+                let _ = list.allows(Some(IpAddr::V4(ip)));
+                prop_assert_eq!(IpAllowlist::from_stored(&list.to_stored()).ok(), Some(list));
+            }
         }
 
         #[test]

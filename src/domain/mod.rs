@@ -5,7 +5,7 @@ mod email;
 mod master_key;
 mod password;
 
-pub use api_key::{ApiKeySecret, Environment, IpAllowlist, Scope};
+pub use api_key::{ApiKeySecret, Environment, IpAllowlist, Scope, ScopeList};
 pub use email::Email;
 pub use master_key::MasterKey;
 pub use password::Password;
@@ -13,8 +13,28 @@ pub use password::Password;
 use std::fmt;
 use std::str::FromStr;
 
+use sea_orm::DeriveValueType;
+
+/// A stored column that does not hold a value of its type: the row is refused (an
+/// error), never read with a default.
+#[derive(Debug, thiserror::Error)]
+#[error("the stored {what} `{value}` is not valid")]
+pub struct BadStoredValue {
+    pub what: &'static str,
+    pub value: String,
+}
+
+impl BadStoredValue {
+    pub fn new(what: &'static str, value: &str) -> Self {
+        // A bad row is shown in a log at most; cut it so that it cannot flood one.
+        let value = value.chars().take(64).collect();
+        BadStoredValue { what, value }
+    }
+}
+
 /// What a user may do. Stored as its upper-case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, DeriveValueType)]
+#[sea_orm(value_type = "String", from_str = "Role::from_stored")]
 pub enum Role {
     User,
     Developer,
@@ -22,6 +42,14 @@ pub enum Role {
 }
 
 impl Role {
+    /// The stored form exactly (no case folding: the store holds what we wrote).
+    pub fn from_stored(s: &str) -> Result<Self, BadStoredValue> {
+        [Role::User, Role::Developer, Role::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| BadStoredValue::new("role", s))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "USER",

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{Environment, IpAllowlist, ScopeList};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_keys")]
 pub struct Model {
@@ -12,11 +14,11 @@ pub struct Model {
     pub prefix: String,
     /// Hex SHA-256 of the whole key; the key itself is never stored.
     pub key_hash: String,
-    pub environment: String,
-    /// Space-separated lower-case scopes.
-    pub scopes: String,
-    /// JSON array of allowed IPs / CIDRs; empty: any.
-    pub ips: String,
+    pub environment: Environment,
+    /// Stored space separated, lower case.
+    pub scopes: ScopeList,
+    /// Stored as a JSON array of IPs / CIDRs; empty: any.
+    pub ips: IpAllowlist,
     pub temporary: bool,
     pub created_at: i64,
     pub expires_at: Option<i64>,

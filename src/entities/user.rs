@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::Role;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -11,7 +13,7 @@ pub struct Model {
     pub password_hash: Option<String>,
     pub first_name: Option<String>,
     pub username: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub is_active: bool,
     pub has_seen_welcome: bool,
     pub two_factor_enabled: bool,

@@ -3,11 +3,12 @@ use async_graphql::{Enum, ID, InputObject, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 
 use crate::domain;
-use crate::idm::accounts::{LoginStep, User as DomainUser};
+use crate::idm::accounts::LoginStep;
 use crate::idm::api_keys as keys;
 use crate::idm::key_verify::Verification;
 use crate::idm::mfa_login::METHODS;
 use crate::idm::sessions::{SessionInfo, Tokens};
+use crate::idm::users::User as DomainUser;
 
 pub fn time(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()

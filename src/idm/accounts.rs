@@ -10,48 +10,11 @@ use super::mfa_login::Challenge;
 use super::passwords::Verified;
 use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
+use super::users::User;
 use super::{ClientInfo, Idm};
 use crate::domain::{Email, Password, Role, TenantId};
 use crate::entities::{tenant, user};
 use crate::metrics::LoginOutcome;
-
-/// A user as the rest of the system sees it: no password hash, role parsed.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: String,
-    pub tenant_id: String,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub first_name: Option<String>,
-    pub username: Option<String>,
-    pub role: Role,
-    pub is_active: bool,
-    pub has_seen_welcome: bool,
-    pub two_factor_enabled: bool,
-    pub created_at: i64,
-}
-
-impl User {
-    pub fn from_model(m: user::Model) -> Result<Self> {
-        let role = m
-            .role
-            .parse()
-            .map_err(|e: String| Error::Internal(anyhow::anyhow!("user {}: {e}", m.id)))?;
-        Ok(User {
-            id: m.id,
-            tenant_id: m.tenant_id,
-            email: m.email,
-            email_verified: m.email_verified,
-            first_name: m.first_name,
-            username: m.username,
-            role,
-            is_active: m.is_active,
-            has_seen_welcome: m.has_seen_welcome,
-            two_factor_enabled: m.two_factor_enabled,
-            created_at: m.created_at,
-        })
-    }
-}
 
 pub struct NewAccount<'a> {
     pub email: &'a str,
@@ -404,7 +367,7 @@ pub(super) async fn insert_account<C: ConnectionTrait>(
         password_hash: Set(row.password_hash),
         first_name: Set(row.first_name),
         username: Set(row.username),
-        role: Set(row.role.as_str().to_owned()),
+        role: Set(row.role),
         is_active: Set(true),
         has_seen_welcome: Set(false),
         two_factor_enabled: Set(false),

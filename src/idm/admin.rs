@@ -2,9 +2,10 @@
 //! so their access tokens stop working at once.
 use sea_orm::sea_query::Expr;
 
-use super::accounts::{AccountRow, User, insert_account};
+use super::accounts::{AccountRow, insert_account};
 use super::audit::{self, Event};
 use super::error::{Error, Result};
+use super::users::User;
 use super::{ClientInfo, Idm};
 use crate::domain::Role;
 use crate::entities::user;
@@ -41,12 +42,8 @@ impl Idm {
     }
 
     async fn write_role(&self, user_id: &str, role: Role, now: i64) -> Result<()> {
-        self.update_user(
-            user_id,
-            vec![(user::Column::Role, Expr::value(role.as_str()))],
-            now,
-        )
-        .await
+        self.update_user(user_id, vec![(user::Column::Role, Expr::value(role))], now)
+            .await
     }
 
     pub async fn set_user_active(
@@ -111,7 +108,7 @@ impl Idm {
     /// The development user of `noauth` mode, created on first use.
     pub async fn dev_user(&self, now: i64) -> Result<User> {
         if let Some(u) = self.find_user_by_email(DEV_USER_EMAIL).await? {
-            return User::from_model(u);
+            return Ok(User::from_model(u));
         }
         let model = insert_account(
             &self.db,
@@ -126,6 +123,6 @@ impl Idm {
             now,
         )
         .await?;
-        User::from_model(model)
+        Ok(User::from_model(model))
     }
 }

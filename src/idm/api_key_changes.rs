@@ -38,12 +38,12 @@ impl Idm {
         }
         let spec = KeySpec {
             name: old.name.clone(),
-            scopes: Scope::parse_list(&old.scopes),
-            environment: old.environment.parse().unwrap_or(Environment::Live),
+            scopes: old.scopes.to_vec(),
+            environment: old.environment,
             expires_at: old.expires_at,
             ips: Vec::new(),
         };
-        let ips = IpAllowlist::from_stored(&old.ips);
+        let ips = old.ips.clone();
         let role = self.user(user_id, now).await?.role;
         let txn = self.begin_write().await?;
         self.lock_user(&txn, user_id).await?;

@@ -11,7 +11,7 @@ use super::audit::{self, Event};
 use super::crypto::token_hash;
 use super::error::{Error, Result};
 use super::{ClientInfo, Idm};
-use crate::domain::{ApiKeySecret, Environment, IpAllowlist, Role, Scope};
+use crate::domain::{ApiKeySecret, Environment, IpAllowlist, Role, Scope, ScopeList};
 use crate::entities::api_key::{self, Column};
 
 pub const MAX_GRACE_SECS: i64 = 7 * 24 * 3600;
@@ -115,9 +115,9 @@ impl Idm {
         };
         let pending = self.key_cache.pending_use(&m.id);
         ApiKey {
-            environment: m.environment.parse().unwrap_or(Environment::Live),
-            scopes: Scope::parse_list(&m.scopes),
-            ips: IpAllowlist::from_stored(&m.ips).display(),
+            environment: m.environment,
+            scopes: m.scopes.to_vec(),
+            ips: m.ips.display(),
             last_used_at: Ord::max(m.last_used_at, pending),
             id: m.id,
             name: m.name,
@@ -164,9 +164,9 @@ impl Idm {
             name: Set(spec.name.clone()),
             prefix: Set(secret.public_prefix()),
             key_hash: Set(token_hash(secret.expose())),
-            environment: Set(spec.environment.as_str().to_owned()),
-            scopes: Set(Scope::join(&spec.scopes)),
-            ips: Set(ips.to_stored()),
+            environment: Set(spec.environment),
+            scopes: Set(ScopeList::new(&spec.scopes)),
+            ips: Set(ips.clone()),
             temporary: Set(temporary),
             created_at: Set(now),
             expires_at: Set(spec.expires_at),
@@ -385,16 +385,16 @@ impl Idm {
         }
         if let Some(scopes) = changes.scopes {
             check_scopes(&scopes)?;
-            let own = Scope::parse_list(&m.scopes);
+            let own = m.scopes.to_vec();
             if m.temporary && scopes.iter().any(|s| !own.contains(s)) {
                 return Err(Error::bad_input(
                     "The scopes of a temporary key can only be narrowed, never widened.",
                 ));
             }
-            am.scopes = Set(Scope::join(&scopes));
+            am.scopes = Set(ScopeList::new(&scopes));
         }
         if let Some(ips) = changes.ips {
-            am.ips = Set(parse_ips(&ips)?.to_stored());
+            am.ips = Set(parse_ips(&ips)?);
         }
         let mut policy_needed = false;
         if let Some(t) = changes.expires_at {

@@ -211,9 +211,9 @@ impl Idm {
             .await?;
         let Some((k, u)) = found else { return Ok(None) };
         Ok(Some(KeyFacts {
-            environment: k.environment.parse().unwrap_or(Environment::Live),
-            scopes: Scope::parse_list(&k.scopes),
-            ips: IpAllowlist::from_stored(&k.ips),
+            environment: k.environment,
+            scopes: k.scopes.to_vec(),
+            ips: k.ips.clone(),
             user_active: u.is_some_and(|u| u.is_active),
             id: k.id,
             user_id: k.user_id,

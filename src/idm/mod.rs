@@ -78,7 +78,7 @@ impl Idm {
 
     /// Writes the API keys' noted uses (see `key_verify`).
     pub async fn flush_key_uses(&self) -> Result<()> {
-        Ok(self.key_cache.flush_uses(&self.db).await?)
+        self.key_cache.flush_uses(&self.db).await
     }
 
     /// Begins a transaction that will write. On SQLite it takes the write lock at once

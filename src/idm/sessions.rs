@@ -13,12 +13,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
-use super::accounts::User;
 use super::audit::{self, Event};
 use super::crypto::{random_token, token_hash};
 use super::error::{Error, Result};
 use super::rate_limit::{Action, Subject};
 use super::tokens::TokenSubject;
+use super::users::User;
 use super::{ClientInfo, Idm};
 use crate::entities::{refresh_token, session, user};
 
@@ -145,7 +145,7 @@ impl Idm {
         refresh: String,
         now: i64,
     ) -> Result<Tokens> {
-        let user = User::from_model(user.clone())?;
+        let user = User::from_model(user.clone());
         let subject = TokenSubject {
             user_id: user.id.clone(),
             session_id: sid.to_owned(),

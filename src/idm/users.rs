@@ -10,10 +10,43 @@ use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::Idm;
-use super::accounts::User;
 use super::error::{Error, Result};
-use crate::domain::Email;
+use crate::domain::{Email, Role};
 use crate::entities::user;
+
+/// A user as the rest of the system sees it: no password hash.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub tenant_id: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub username: Option<String>,
+    pub role: Role,
+    pub is_active: bool,
+    pub has_seen_welcome: bool,
+    pub two_factor_enabled: bool,
+    pub created_at: i64,
+}
+
+impl User {
+    pub fn from_model(m: user::Model) -> Self {
+        User {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            email: m.email,
+            email_verified: m.email_verified,
+            first_name: m.first_name,
+            username: m.username,
+            role: m.role,
+            is_active: m.is_active,
+            has_seen_welcome: m.has_seen_welcome,
+            two_factor_enabled: m.two_factor_enabled,
+            created_at: m.created_at,
+        }
+    }
+}
 
 pub const CACHE_TTL_SECS: i64 = 5;
 const CACHE_MAX: usize = 100_000;
@@ -66,7 +99,7 @@ impl Idm {
             .find_user(id)
             .await?
             .ok_or_else(|| Error::not_found("No user with this id."))?;
-        let user = User::from_model(m)?;
+        let user = User::from_model(m);
         self.users.put(&user, now);
         Ok(user)
     }

@@ -66,7 +66,7 @@ async fn set_role_bootstraps_an_admin_and_names_unknown_emails() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(user.role, "ADMIN");
+    assert_eq!(user.role.as_str(), "ADMIN");
     let out = latchkey(dir.path())
         .args(["user", "set-role", "ghost@example.com", "ADMIN"])
         .output()
