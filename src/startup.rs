@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::clock::now;
@@ -12,57 +11,19 @@ use crate::config::Settings;
 use crate::graphql::schema;
 use crate::http::{AppState, router};
 use crate::idm::auth::UserCaller;
-use crate::idm::{Idm, key_verify, mail, passkeys, passwords, rate_limit, sessions, tokens, users};
+use crate::idm::{Idm, key_verify};
 use crate::metrics::Metrics;
 use crate::store;
-
-/// The one outbound HTTP client: short timeouts, so a provider that hangs costs a
-/// request a few seconds, never a worker forever.
-fn outbound_http() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-        .build()?)
-}
 
 /// Connects, migrates, loads or creates the signing key, and builds the schema.
 pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
     let db = store::connect(&settings).await?;
     store::migrate(&db).await?;
-    let master = settings.master_key.clone();
-    let keys = tokens::KeyStore::load_or_create(db.clone(), master, settings.tokens.clone(), now())
-        .await?;
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
     // Read once: it guards the schema and names the operations' metric series.
     let policy = Arc::new(schema::policy().map_err(|e| anyhow::anyhow!(e))?);
-    let idm = Arc::new(Idm {
-        hasher: passwords::Hasher::new(cores)?,
-        mailer: mail::Mailer::new(&settings)?,
-        sessions: sessions::SessionCache::default(),
-        key_cache: key_verify::KeyCache::default(),
-        users: users::UserCache::default(),
-        limits: rate_limit::RateLimiter::new(
-            settings.rate_limit.clone(),
-            settings.redis_url.expose_secret(),
-        )
-        .await?,
-        metrics: {
-            let mut m = Metrics::new()?;
-            m.prepare(policy.fields().map(|(_, field, _)| field));
-            m
-        },
-        webauthn: passkeys::relying_party(&settings.webauthn)?,
-        http: outbound_http()?,
-        jwks: Default::default(),
-        noauth_user: Default::default(),
-        settings: Arc::new(settings),
-        keys,
-        db,
-    });
+    let mut metrics = Metrics::new()?;
+    metrics.prepare(policy.fields().map(|(_, field, _)| field));
+    let idm = Arc::new(Idm::open(settings, db, metrics, now()).await?);
     if idm.settings.noauth {
         let u = idm.dev_user(now()).await?;
         tracing::warn!(

@@ -28,6 +28,7 @@ pub mod users;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
@@ -35,6 +36,16 @@ pub use error::{Error, Result};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+/// The one outbound HTTP client: short timeouts, so a provider that hangs costs a
+/// request a few seconds, never a worker forever.
+fn outbound_http() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
 
 /// Who is on the other end of a request, as far as the core needs to know.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +77,48 @@ pub struct Idm {
 }
 
 impl Idm {
+    /// The core over `db` (connected and migrated): loads or creates the signing key
+    /// and sets up the caches, the limiter (Redis when `redis_url` is set), the mailer,
+    /// the password hasher and the outbound HTTP client.
+    pub async fn open(
+        settings: Settings,
+        db: DatabaseConnection,
+        metrics: Metrics,
+        now: i64,
+    ) -> anyhow::Result<Self> {
+        use secrecy::ExposeSecret;
+        let keys = tokens::KeyStore::load_or_create(
+            db.clone(),
+            settings.master_key.clone(),
+            settings.tokens.clone(),
+            now,
+        )
+        .await?;
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Ok(Idm {
+            hasher: passwords::Hasher::new(cores)?,
+            mailer: mail::Mailer::new(&settings)?,
+            sessions: sessions::SessionCache::default(),
+            key_cache: key_verify::KeyCache::default(),
+            users: users::UserCache::default(),
+            limits: rate_limit::RateLimiter::new(
+                settings.rate_limit.clone(),
+                settings.redis_url.expose_secret(),
+            )
+            .await?,
+            metrics,
+            webauthn: passkeys::relying_party(&settings.webauthn)?,
+            http: outbound_http()?,
+            jwks: Default::default(),
+            noauth_user: Default::default(),
+            settings: Arc::new(settings),
+            keys,
+            db,
+        })
+    }
+
     /// Whether the store answers (readiness).
     pub async fn ping_store(&self) -> Result<()> {
         Ok(self.db.ping().await?)
