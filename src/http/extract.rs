@@ -36,6 +36,34 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
+/// A request's head as authentication needs it, taken before the body is read; the
+/// credentials are judged only once the body has arrived (`Head::caller`), so a request
+/// held open while its body trickles in cannot act on a session revoked meanwhile.
+pub struct Head {
+    headers: HeaderMap,
+    peer: Option<IpAddr>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Head {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Head {
+            headers: parts.headers.clone(),
+            peer: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        })
+    }
+}
+
+impl Head {
+    pub async fn caller(&self, app: &AppState) -> Caller {
+        caller_from(app, &self.headers, self.peer).await
+    }
+}
+
 /// The client's address: the socket peer, unless the peer is a trusted proxy, in which
 /// case the right-most X-Forwarded-For entry that is not itself a trusted proxy.
 pub fn client_ip(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse};
 
 use super::AppState;
+use super::extract::Head;
 use crate::graphql::errors::{annotate, refused_request as refuse};
 use crate::idm::auth::Caller;
 
@@ -76,15 +77,17 @@ pub async fn explain_too_large(
     resp
 }
 
+/// The body is read first and the caller judged after it, at the request's `now`.
 pub async fn post_graphql(
     State(app): State<AppState>,
-    caller: Caller,
+    head: Head,
     req: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> axum::response::Response {
     let req = match req {
         Ok(req) => req.into_inner(),
         Err(GraphQLRejection(e)) => return unreadable_body(&app, &e),
     };
+    let caller = head.caller(&app).await;
     let max = app.idm.settings.graphql.max_batch;
     if let BatchRequest::Batch(entries) = &req
         && entries.len() > max

@@ -283,3 +283,60 @@ db_test!(
         login("10.2.2.2").await.expect_code("RATE_LIMITED");
     }
 );
+
+db_test!(
+    a_request_held_open_while_its_session_is_revoked_acts_as_nobody,
+    |app| {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let t = app.signup("slow@example.com").await;
+        let body = json!({ "query": "{ me { id } }" }).to_string().into_bytes();
+        let host = app.url.trim_start_matches("http://").to_owned();
+        let stream = tokio::net::TcpStream::connect(host.as_str())
+            .await
+            .expect("connect");
+        let (mut reader, mut writer) = stream.into_split();
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\nauthorization: Bearer {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            t.access,
+            body.len()
+        );
+        let (first, rest) = body.split_at(body.len() / 2);
+        writer.write_all(head.as_bytes()).await.expect("head");
+        writer.write_all(first).await.expect("first half");
+        writer.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Meanwhile the session is signed out everywhere.
+        app.gql_as(
+            &t.access,
+            "mutation { logout(allSessions: true) }",
+            json!({}),
+        )
+        .await
+        .ok();
+        writer.write_all(rest).await.expect("rest");
+        writer.flush().await.expect("flush");
+        let mut raw = Vec::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let (status, text) = loop {
+            if let Some(done) = parse_response(&raw, false) {
+                break done;
+            }
+            match tokio::time::timeout_at(deadline, reader.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => raw.extend_from_slice(&buf[..n]),
+                _ => break parse_response(&raw, true).expect("an answer"),
+            }
+        };
+        drop(writer);
+        assert_eq!(status, 200, "{text}");
+        let answer: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "the credential is judged when the body has come: {answer}"
+        );
+        assert!(
+            answer["data"].is_null() || answer["data"]["me"].is_null(),
+            "{answer}"
+        );
+    }
+);
