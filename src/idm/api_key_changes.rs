@@ -1,16 +1,80 @@
-//! Changing a key's life: rotation (with a grace period), revocation, deletion, and
-//! short-lived keys for the deployment's internal services.
+//! Changing a key: its settings (never wider than its holder may create), rotation
+//! (with a grace period), revocation, deletion, and short-lived keys for the
+//! deployment's internal services.
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
-use super::api_keys::{ApiKey, KeySpec, MAX_GRACE_SECS, NewApiKey, TEMPORARY_TTL, check_scopes};
+use super::api_keys::{
+    ApiKey, KeyChanges, KeySpec, MAX_GRACE_SECS, NewApiKey, TEMPORARY_TTL, check_expiry,
+    check_scopes, parse_ips, parse_name,
+};
 use super::audit::{self, Event};
 use super::error::{Error, Result};
 use super::{ClientInfo, Idm};
-use crate::domain::{Environment, IpAllowlist, Scope};
+use crate::domain::{Environment, IpAllowlist, Scope, ScopeList};
 use crate::entities::api_key::{self, Column};
 
 impl Idm {
+    /// Changes a key. Its holder can never widen it beyond what they may create: the
+    /// role policy applies as at creation; a temporary key's scopes can only narrow and
+    /// its expiry only come sooner; an expired key made to work again by a later expiry
+    /// counts against `max_active_per_user`.
+    pub async fn update_api_key(
+        &self,
+        user_id: &str,
+        id: &str,
+        changes: KeyChanges,
+        now: i64,
+    ) -> Result<ApiKey> {
+        let user = self.user(user_id, now).await?;
+        let txn = self.begin_write().await?;
+        self.lock_user(&txn, user_id).await?;
+        let m = self.owned_key(&txn, user_id, id).await?;
+        if m.revoked_at.is_some_and(|t| t <= now) {
+            return Err(Error::bad_input(
+                "This key is revoked and can no longer be changed.",
+            ));
+        }
+        self.check_key_role(user.role)?;
+        let mut am: api_key::ActiveModel = m.clone().into();
+        if let Some(name) = changes.name {
+            am.name = Set(parse_name(&name)?);
+        }
+        if let Some(scopes) = changes.scopes {
+            check_scopes(&scopes)?;
+            let own = m.scopes.to_vec();
+            if m.temporary && scopes.iter().any(|s| !own.contains(s)) {
+                return Err(Error::bad_input(
+                    "The scopes of a temporary key can only be narrowed, never widened.",
+                ));
+            }
+            am.scopes = Set(ScopeList::new(&scopes));
+        }
+        if let Some(ips) = changes.ips {
+            am.ips = Set(parse_ips(&ips)?);
+        }
+        let mut policy_needed = false;
+        if let Some(t) = changes.expires_at {
+            check_expiry(Some(t), now)?;
+            if m.temporary && m.expires_at.is_none_or(|old| t > old) {
+                return Err(Error::bad_input(
+                    "A temporary key's expiry can only be brought forward, never extended.",
+                ));
+            }
+            // An expired key with a later expiry works again, as a new one would.
+            policy_needed = m.expires_at.is_some_and(|old| old <= now);
+            am.expires_at = Set(Some(t));
+        }
+        if policy_needed {
+            self.check_key_policy(&txn, (user_id, user.role), m.temporary, Some(&m.id), now)
+                .await?;
+        }
+        let updated = am.update(&txn).await?;
+        txn.commit().await?;
+        self.key_cache.invalidate(Some(&m.key_hash), None);
+        Ok(self.to_api_key(updated, now))
+    }
+
     /// A new secret with the same settings. The old key stops at once, or when the
     /// grace period ends. Of two racing rotations one wins; the other is a CONFLICT.
     #[tracing::instrument(skip_all)]

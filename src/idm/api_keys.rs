@@ -71,7 +71,7 @@ pub struct Page {
     pub limit: u64,
 }
 
-fn parse_name(name: &str) -> Result<String> {
+pub(super) fn parse_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(Error::bad_input("The key name must be 1 to 64 characters."));
@@ -93,19 +93,19 @@ pub(super) fn check_scopes(scopes: &[Scope]) -> Result<()> {
     Ok(())
 }
 
-fn check_expiry(expires_at: Option<i64>, now: i64) -> Result<()> {
+pub(super) fn check_expiry(expires_at: Option<i64>, now: i64) -> Result<()> {
     match expires_at {
         Some(t) if t <= now => Err(Error::bad_input("The expiry must be in the future.")),
         _ => Ok(()),
     }
 }
 
-fn parse_ips(ips: &[String]) -> Result<IpAllowlist> {
+pub(super) fn parse_ips(ips: &[String]) -> Result<IpAllowlist> {
     IpAllowlist::parse(ips).map_err(Error::BadInput)
 }
 
 impl Idm {
-    fn to_api_key(&self, m: api_key::Model, now: i64) -> ApiKey {
+    pub(super) fn to_api_key(&self, m: api_key::Model, now: i64) -> ApiKey {
         let status = if m.revoked_at.is_some_and(|t| t <= now) {
             Status::Revoked
         } else if m.expires_at.is_some_and(|t| t <= now) {
@@ -356,65 +356,5 @@ impl Idm {
     pub async fn get_api_key(&self, user_id: &str, id: &str, now: i64) -> Result<ApiKey> {
         let m = self.owned_key(&self.db, user_id, id).await?;
         Ok(self.to_api_key(m, now))
-    }
-
-    /// Changes a key. Its holder can never widen it beyond what they may create: the
-    /// role policy applies as at creation; a temporary key's scopes can only narrow and
-    /// its expiry only come sooner; an expired key made to work again by a later expiry
-    /// counts against `max_active_per_user`.
-    pub async fn update_api_key(
-        &self,
-        user_id: &str,
-        id: &str,
-        changes: KeyChanges,
-        now: i64,
-    ) -> Result<ApiKey> {
-        let user = self.user(user_id, now).await?;
-        let txn = self.begin_write().await?;
-        self.lock_user(&txn, user_id).await?;
-        let m = self.owned_key(&txn, user_id, id).await?;
-        if m.revoked_at.is_some_and(|t| t <= now) {
-            return Err(Error::bad_input(
-                "This key is revoked and can no longer be changed.",
-            ));
-        }
-        self.check_key_role(user.role)?;
-        let mut am: api_key::ActiveModel = m.clone().into();
-        if let Some(name) = changes.name {
-            am.name = Set(parse_name(&name)?);
-        }
-        if let Some(scopes) = changes.scopes {
-            check_scopes(&scopes)?;
-            let own = m.scopes.to_vec();
-            if m.temporary && scopes.iter().any(|s| !own.contains(s)) {
-                return Err(Error::bad_input(
-                    "The scopes of a temporary key can only be narrowed, never widened.",
-                ));
-            }
-            am.scopes = Set(ScopeList::new(&scopes));
-        }
-        if let Some(ips) = changes.ips {
-            am.ips = Set(parse_ips(&ips)?);
-        }
-        let mut policy_needed = false;
-        if let Some(t) = changes.expires_at {
-            check_expiry(Some(t), now)?;
-            if m.temporary && m.expires_at.is_none_or(|old| t > old) {
-                return Err(Error::bad_input(
-                    "A temporary key's expiry can only be brought forward, never extended.",
-                ));
-            }
-            // An expired key with a later expiry works again, as a new one would.
-            policy_needed = m.expires_at.is_some_and(|old| old <= now);
-            am.expires_at = Set(Some(t));
-        }
-        if policy_needed {
-            self.check_key_policy(&txn, (user_id, user.role), m.temporary, Some(&m.id), now)
-                .await?;
-        }
-        let updated = am.update(&txn).await?;
-        txn.commit().await?;
-        self.key_cache.invalidate(Some(&m.key_hash), None);
-        Ok(self.to_api_key(updated, now))
     }
 }

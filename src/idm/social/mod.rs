@@ -18,13 +18,14 @@
 //!    answer is CONFLICT; otherwise a new account is made with the email unverified.
 //! 4. No email (X): a new account with `email: null`.
 pub mod id_tokens;
+mod linked;
 pub mod provider_api;
 pub mod web_flow;
 
+pub use linked::LinkedProvider;
+
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::accounts::{AccountRow, LoginStep, insert_account};
 use super::audit::{self, Event};
@@ -102,15 +103,6 @@ impl ProviderIdentity {
         }
         self
     }
-}
-
-/// A provider linked to an account.
-#[derive(Debug, Clone)]
-pub struct LinkedProvider {
-    pub provider: Provider,
-    pub email: Option<String>,
-    pub linked_at: i64,
-    pub last_login_at: i64,
 }
 
 /// A unique violation: another request inserted the same identity or email first.
@@ -407,65 +399,5 @@ impl Idm {
         )
         .await;
         Ok(user)
-    }
-
-    pub async fn linked_providers(&self, user_id: &str) -> Result<Vec<LinkedProvider>> {
-        Ok(identity::Entity::find()
-            .filter(identity::Column::UserId.eq(user_id))
-            .order_by_asc(identity::Column::CreatedAt)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .filter_map(|i| {
-                Some(LinkedProvider {
-                    provider: Provider::parse(&i.provider)?,
-                    email: i.email,
-                    linked_at: i.created_at,
-                    last_login_at: i.last_login_at,
-                })
-            })
-            .collect())
-    }
-
-    /// Unlinks a provider, unless it is the account's only way to sign in (no
-    /// password, no passkey, no other provider).
-    pub async fn unlink_provider(
-        &self,
-        (user_id, sid): (&str, Option<&str>),
-        p: Provider,
-        client: &ClientInfo,
-        now: i64,
-    ) -> Result<bool> {
-        let ways = self.sign_in_methods(user_id).await?;
-        if !ways.providers.iter().any(|l| l == p.as_str()) {
-            return Err(Error::not_found(format!(
-                "{} is not linked to this account.",
-                p.name()
-            )));
-        }
-        self.require_fresh_sign_in((user_id, sid), &format!("unlink {}", p.name()), now)
-            .await?;
-        let others = ways.providers.iter().filter(|l| *l != p.as_str()).count();
-        if !ways.password && ways.passkeys == 0 && others == 0 {
-            return Err(Error::bad_input(format!(
-                "{} is this account's only way to sign in. Set a password (request a password reset) or add a passkey first.",
-                p.name()
-            )));
-        }
-        let done = identity::Entity::delete_many()
-            .filter(identity::Column::UserId.eq(user_id))
-            .filter(identity::Column::Provider.eq(p.as_str()))
-            .exec(&self.db)
-            .await?;
-        audit::record(
-            &self.db,
-            Event::SocialUnlinked,
-            Some(user_id),
-            client,
-            Some(p.as_str().into()),
-            now,
-        )
-        .await;
-        Ok(done.rows_affected > 0)
     }
 }
