@@ -181,24 +181,32 @@ impl Idm {
                 "This account is deactivated; contact an administrator.",
             ));
         }
+        let mut verified_hash = user.password_hash.clone();
         if checked.needs_rehash {
             let hash = self.hasher.hash(password).await?;
-            self.update_user(
-                &user.id,
-                vec![(user::Column::PasswordHash, Expr::value(hash))],
-                now,
-            )
-            .await?;
+            let done = user::Entity::update_many()
+                .col_expr(user::Column::PasswordHash, Expr::value(hash.clone()))
+                .col_expr(user::Column::UpdatedAt, Expr::value(now))
+                .filter(user::Column::Id.eq(user.id.as_str()))
+                // Only over the hash we verified: a change meanwhile wins.
+                .filter(user::Column::PasswordHash.eq(verified_hash.clone()))
+                .exec(&self.db)
+                .await?;
+            if done.rows_affected == 1 {
+                self.users.forget(&user.id);
+                verified_hash = Some(hash);
+            }
         }
+        let verified = verified_hash.as_deref();
         if user.two_factor_enabled {
             // No session yet: the password only opens a pending login.
             return Ok(LoginStep::SecondFactor(
-                self.begin_second_factor(&user.id, "pwd", client, now)
+                self.begin_second_factor(&user.id, "pwd", verified, client, now)
                     .await?,
             ));
         }
         let tokens = self
-            .complete_login(&user, &["pwd"], client, None, now)
+            .complete_login(&user, &["pwd"], verified, client, None, now)
             .await?;
         Ok(LoginStep::Tokens(tokens))
     }
@@ -230,20 +238,46 @@ impl Idm {
 
     /// Opens the session of a completed login (password, or password and second factor):
     /// one transaction, so one commit, for the session, its refresh token and the event.
+    /// `password`: the hash a password login verified; the session opens only if it is
+    /// still the account's (see `password_still_current`).
     pub(super) async fn complete_login(
         &self,
         user: &user::Model,
         amr: &[&str],
+        password: Option<&str>,
         client: &ClientInfo,
         detail: Option<String>,
         now: i64,
     ) -> Result<Tokens> {
         let txn = self.begin_write().await?;
+        if let Some(hash) = password {
+            self.password_still_current(&txn, &user.id, hash).await?;
+        }
         let tokens = self.start_session(&txn, user, amr, client, now).await?;
         audit::record(&txn, Event::LoginOk, Some(&user.id), client, detail, now).await;
         txn.commit().await?;
         self.metrics.login(LoginOutcome::Ok);
         Ok(tokens)
+    }
+
+    /// Inside a login's write transaction (the user row locked on PostgreSQL; SQLite's
+    /// write lock taken): UNAUTHENTICATED unless the account is still active and still
+    /// has the password hash the login verified. A password change, reset or hand-over
+    /// that commits while the slow hash is checked therefore either sees the new
+    /// session (and revokes it) or makes the login fail here: never a session opened by
+    /// a password that no longer opens the account.
+    pub(super) async fn password_still_current<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: &str,
+        hash: &str,
+    ) -> Result<()> {
+        self.lock_user(db, user_id).await?;
+        let row = user::Entity::find_by_id(user_id.to_owned()).one(db).await?;
+        match row {
+            Some(u) if u.is_active && u.password_hash.as_deref() == Some(hash) => Ok(()),
+            _ => Err(Error::unauthenticated(INVALID_LOGIN)),
+        }
     }
 
     /// Changes the password; every other session of the user is revoked, and so are

@@ -53,14 +53,20 @@ pub(super) async fn void_pending_logins<C: sea_orm::ConnectionTrait>(
 impl Idm {
     /// Called by a login of a user with 2FA on, once its first factor passed
     /// (`first_factor`: "pwd" or "fed", what the finished login's `amr` starts with).
+    /// `password`: the hash a password login verified (see `password_still_current`).
     pub async fn begin_second_factor(
         &self,
         user_id: &str,
         first_factor: &str,
+        password: Option<&str>,
         client: &ClientInfo,
         now: i64,
     ) -> Result<Challenge> {
         let token = random_token();
+        let txn = self.begin_write().await?;
+        if let Some(hash) = password {
+            self.password_still_current(&txn, user_id, hash).await?;
+        }
         mfa_challenge::ActiveModel {
             token_hash: Set(token_hash(&token)),
             user_id: Set(user_id.to_owned()),
@@ -71,8 +77,9 @@ impl Idm {
             first_factor: Set(first_factor.to_owned()),
             client_hash: Set(Some(client_hash(client))),
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
         Ok(Challenge {
             user_id: user_id.to_owned(),
             mfa_token: token,
@@ -147,7 +154,7 @@ impl Idm {
             Factor::RecoveryCode => "rc",
         };
         let amr = [challenge.first_factor.as_str(), second, "mfa"];
-        self.complete_login(&user, &amr, client, Some("second factor".into()), now)
+        self.complete_login(&user, &amr, None, client, Some("second factor".into()), now)
             .await
     }
 }

@@ -26,6 +26,9 @@ pub mod two_factor;
 pub mod unproven;
 pub mod users;
 
+#[cfg(test)]
+mod tests;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;

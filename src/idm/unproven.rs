@@ -7,7 +7,7 @@
 //! sign in to the account (a password-reset link, a provider asserting the email), the
 //! account is handed over clean (`strip_unproven_account`): its sessions, API keys,
 //! passkeys, two-factor secret, linked identities and open passkey ceremonies go.
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Idm;
@@ -60,7 +60,13 @@ impl Idm {
         api_key::Entity::update_many()
             .col_expr(api_key::Column::RevokedAt, Expr::value(now))
             .filter(api_key::Column::UserId.eq(user_id))
-            .filter(api_key::Column::RevokedAt.is_null())
+            // A rotated-out key still in its grace period goes too (found by the
+            // core unit tests: it outlived the hand-over by up to 7 days).
+            .filter(
+                api_key::Column::RevokedAt
+                    .is_null()
+                    .or(api_key::Column::RevokedAt.gt(now)),
+            )
             .exec(&txn)
             .await?;
         txn.commit().await?;

@@ -232,6 +232,7 @@ impl Idm {
         self.complete_login(
             &user,
             &PASSKEY_AMR,
+            None,
             client,
             Some(format!("passkey {}", row.id)),
             now,

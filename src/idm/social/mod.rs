@@ -228,13 +228,13 @@ impl Idm {
         }
         if user.two_factor_enabled {
             return Ok(LoginStep::SecondFactor(
-                self.begin_second_factor(&user.id, SOCIAL_AMR[0], client, now)
+                self.begin_second_factor(&user.id, SOCIAL_AMR[0], None, client, now)
                     .await?,
             ));
         }
         let detail = Some(format!("{} sign-in", who.provider.as_str()));
         Ok(LoginStep::Tokens(
-            self.complete_login(&user, &SOCIAL_AMR, client, detail, now)
+            self.complete_login(&user, &SOCIAL_AMR, None, client, detail, now)
                 .await?,
         ))
     }
