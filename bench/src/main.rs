@@ -44,6 +44,10 @@ pub struct Args {
     /// Also write the table as Markdown to this file.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Run this server binary instead of building the release one: to compare two
+    /// builds (say, before and after a change) by alternating runs on the same machine.
+    #[arg(long)]
+    server: Option<PathBuf>,
 }
 
 struct Server {
@@ -95,7 +99,7 @@ fn start_server(args: &Args, db_url: &str, dir: &std::path::Path) -> anyhow::Res
     } else {
         "release"
     };
-    if !args.debug_server {
+    if !args.debug_server && args.server.is_none() {
         // `cargo` from PATH (rustup's proxy picks the toolchain), as a person would run it.
         let status = Command::new("cargo")
             .args(["build", "--release", "--bin", "latchkey"])
@@ -105,7 +109,10 @@ fn start_server(args: &Args, db_url: &str, dir: &std::path::Path) -> anyhow::Res
             bail!("building the server failed");
         }
     }
-    let bin = root.join("target").join(profile).join("latchkey");
+    let bin = match &args.server {
+        Some(bin) => bin.clone(),
+        None => root.join("target").join(profile).join("latchkey"),
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -332,7 +339,11 @@ async fn main() -> anyhow::Result<()> {
         args.warmup,
         args.duration,
         if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" },
-        if args.debug_server { "debug" } else { "release" },
+        match (&args.server, args.debug_server) {
+            (Some(bin), _) => bin.display().to_string(),
+            (None, true) => "debug".to_owned(),
+            (None, false) => "release".to_owned(),
+        },
         started.elapsed().as_secs_f64()
     ));
     println!("{text}");
