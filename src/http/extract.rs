@@ -20,12 +20,8 @@ where
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        Ok(caller_from(&app, &parts.headers, peer).await)
+        let head = Head::from_request_parts(parts, state).await?;
+        Ok(head.caller(&AppState::from_ref(state)).await)
     }
 }
 

@@ -86,4 +86,34 @@ impl Fixture {
     pub async fn signup(&self, email: &str) -> Tokens {
         self.signup_at(email, T0).await
     }
+
+    /// The session id named by a pair's access token (verified at its own `iat`).
+    pub async fn sid_of(&self, t: &Tokens) -> String {
+        use base64::Engine;
+        let payload = t.access_token.split('.').nth(1).expect("a JWT");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url");
+        let claims: super::tokens::AccessClaims = serde_json::from_slice(&bytes).expect("claims");
+        self.keys
+            .verify(&t.access_token, claims.iat)
+            .await
+            .expect("a valid access token")
+            .session_id
+    }
+
+    /// Marks a user's email verified at `now`, as a confirmed link would.
+    pub async fn verify_email_at(&self, user_id: &str, now: i64) {
+        use crate::entities::user;
+        self.update_user(
+            user_id,
+            vec![(
+                user::Column::EmailVerified,
+                sea_orm::sea_query::Expr::value(true),
+            )],
+            now,
+        )
+        .await
+        .expect("verify email");
+    }
 }

@@ -8,11 +8,10 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use p256::ecdsa::{DerSignature, SigningKey, signature::Signer};
 use sea_orm::EntityTrait;
-use sea_orm::sea_query::Expr;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::entities::{user, webauthn_ceremony};
+use crate::entities::webauthn_ceremony;
 use crate::idm::error::Error;
 use crate::idm::passkeys::{CEREMONY_TTL_SECS, echoed_challenge};
 use crate::idm::step_up::FRESH_SIGN_IN_SECS;
@@ -146,13 +145,7 @@ async fn signed_up(f: &Fixture, email: &str) -> (String, String) {
 /// A user with a verified email, signed up at T0, and their session id.
 async fn verified(f: &Fixture, email: &str) -> (String, String) {
     let (id, sid) = signed_up(f, email).await;
-    f.update_user(
-        &id,
-        vec![(user::Column::EmailVerified, Expr::value(true))],
-        T0,
-    )
-    .await
-    .expect("verify email");
+    f.verify_email_at(&id, T0).await;
     (id, sid)
 }
 
@@ -244,13 +237,7 @@ async fn registration_needs_a_fresh_sign_in_of_this_user() {
         .await
         .expect("token")
         .session_id;
-    f.update_user(
-        &later.user.id,
-        vec![(user::Column::EmailVerified, Expr::value(true))],
-        T0 + 5000,
-    )
-    .await
-    .expect("verify");
+    f.verify_email_at(&later.user.id, T0 + 5000).await;
     f.passkey_registration_options(&later.user.id, Some(&carol_sid), T0 + 5000 + 60)
         .await
         .expect("fresh");

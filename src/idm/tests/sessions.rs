@@ -7,21 +7,6 @@ use crate::idm::accounts::LoginStep;
 
 const IP: &str = "192.0.2.1";
 
-/// The session id named by a pair's access token.
-async fn sid_of(f: &Fixture, t: &Tokens) -> String {
-    use base64::Engine;
-    let payload = t.access_token.split('.').nth(1).expect("a JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .expect("base64url");
-    let claims: crate::idm::tokens::AccessClaims = serde_json::from_slice(&bytes).expect("claims");
-    f.keys
-        .verify(&t.access_token, claims.iat)
-        .await
-        .expect("a valid access token")
-        .session_id
-}
-
 /// A second session of an existing user: a password login at `now`.
 async fn login_at(f: &Fixture, email: &str, now: i64) -> Tokens {
     match f
@@ -42,7 +27,7 @@ fn refresh_ttl(f: &Fixture) -> i64 {
 async fn a_refresh_rotates_the_pair_and_keeps_the_session() {
     let f = fixture().await;
     let t = f.signup("rot@example.com").await;
-    let sid = sid_of(&f, &t).await;
+    let sid = f.sid_of(&t).await;
     let next = f
         .refresh(&t.refresh_token, &client(IP), T0 + 60)
         .await
@@ -72,9 +57,9 @@ async fn a_refresh_rotates_the_pair_and_keeps_the_session() {
 async fn a_used_refresh_token_is_refused_and_revokes_its_whole_family() {
     let f = fixture().await;
     let t = f.signup("reuse@example.com").await;
-    let sid = sid_of(&f, &t).await;
+    let sid = f.sid_of(&t).await;
     let other = login_at(&f, "reuse@example.com", T0 + 1).await;
-    let other_sid = sid_of(&f, &other).await;
+    let other_sid = f.sid_of(&other).await;
     let next = f
         .refresh(&t.refresh_token, &client(IP), T0 + 60)
         .await
@@ -115,7 +100,7 @@ async fn a_refresh_token_works_until_one_second_before_its_ttl() {
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Unauthenticated(_)), "{e}");
-    let sid_b = sid_of(&f, &b).await;
+    let sid_b = f.sid_of(&b).await;
     assert!(!f.session_is_live(&sid_b, T0 + ttl).await.unwrap());
 }
 
@@ -129,7 +114,7 @@ async fn a_refresh_slides_the_session_expiry() {
         .refresh(&t.refresh_token, &client(IP), at)
         .await
         .expect("refresh");
-    let sid = sid_of(&f, &t).await;
+    let sid = f.sid_of(&t).await;
     // Past the first expiry, the session lives on, to exactly `at + ttl`.
     assert!(f.session_is_live(&sid, T0 + ttl + 100).await.unwrap());
     let listed = f.list_sessions(&t.user.id, None, at).await.unwrap();
@@ -161,9 +146,9 @@ async fn garbage_and_oversized_refresh_tokens_are_refused() {
 async fn logout_ends_the_session_at_once_despite_the_cache() {
     let f = fixture().await;
     let t = f.signup("out@example.com").await;
-    let sid = sid_of(&f, &t).await;
+    let sid = f.sid_of(&t).await;
     let other = login_at(&f, "out@example.com", T0 + 1).await;
-    let other_sid = sid_of(&f, &other).await;
+    let other_sid = f.sid_of(&other).await;
     // Caches "live" for the next few seconds.
     assert!(f.session_is_live(&sid, T0 + 10).await.unwrap());
     assert!(
@@ -184,7 +169,7 @@ async fn logout_ends_the_session_at_once_despite_the_cache() {
 async fn revoke_session_ends_it_at_once_despite_the_cache() {
     let f = fixture().await;
     let t = f.signup("revoke@example.com").await;
-    let sid = sid_of(&f, &t).await;
+    let sid = f.sid_of(&t).await;
     assert!(f.session_is_live(&sid, T0 + 1).await.unwrap());
     assert!(
         f.revoke_session(&t.user.id, &sid, &client(IP), T0 + 2)
@@ -206,7 +191,7 @@ async fn list_sessions_marks_the_current_one_only_when_named() {
     let first = f.signup("list@example.com").await;
     let second = login_at(&f, "list@example.com", T0 + 30).await;
     let uid = first.user.id.clone();
-    let (s1, s2) = (sid_of(&f, &first).await, sid_of(&f, &second).await);
+    let (s1, s2) = (f.sid_of(&first).await, f.sid_of(&second).await);
 
     let listed = f.list_sessions(&uid, Some(&s1), T0 + 40).await.unwrap();
     let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
@@ -261,7 +246,7 @@ async fn logout_without_a_session_needs_all_sessions() {
     let t = f.signup("all@example.com").await;
     let other = login_at(&f, "all@example.com", T0 + 1).await;
     let uid = t.user.id.clone();
-    let (s1, s2) = (sid_of(&f, &t).await, sid_of(&f, &other).await);
+    let (s1, s2) = (f.sid_of(&t).await, f.sid_of(&other).await);
 
     let e = f
         .logout(&uid, None, false, &client(IP), T0 + 2)
@@ -295,7 +280,7 @@ async fn another_users_session_cannot_be_revoked() {
     let f = fixture().await;
     let victim = f.signup("victim@example.com").await;
     let attacker = f.signup("attacker@example.com").await;
-    let sid = sid_of(&f, &victim).await;
+    let sid = f.sid_of(&victim).await;
 
     let e = f
         .revoke_session(&attacker.user.id, &sid, &client(IP), T0 + 1)
@@ -331,7 +316,7 @@ async fn a_deactivated_users_sessions_are_not_live_and_do_not_refresh() {
     use sea_orm::sea_query::Expr;
     let f = fixture().await;
     let t = f.signup("gone@example.com").await;
-    let sid = sid_of(&f, &t).await;
+    let sid = f.sid_of(&t).await;
     f.update_user(
         &t.user.id,
         vec![(user::Column::IsActive, Expr::value(false))],

@@ -2,10 +2,8 @@
 //! fresh sign-in, the TOTP step window (±1 step), no code accepted twice, single-use
 //! recovery codes, and the pending login (`mfa_token`) with its expiry, its client
 //! binding and its attempt budget.
-use sea_orm::sea_query::Expr;
 
 use super::*;
-use crate::entities::user;
 use crate::idm::Error;
 use crate::idm::accounts::LoginStep;
 use crate::idm::mfa_login::{CHALLENGE_TTL_SECS, Challenge};
@@ -32,35 +30,11 @@ async fn unlimited() -> Fixture {
     .await
 }
 
-async fn sid_of(f: &Fixture, t: &Tokens) -> String {
-    use base64::Engine;
-    let payload = t.access_token.split('.').nth(1).expect("a JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .expect("base64url");
-    let claims: crate::idm::tokens::AccessClaims = serde_json::from_slice(&bytes).expect("claims");
-    f.keys
-        .verify(&t.access_token, claims.iat)
-        .await
-        .expect("a valid access token")
-        .session_id
-}
-
-async fn verify_email(f: &Fixture, user_id: &str) {
-    f.update_user(
-        user_id,
-        vec![(user::Column::EmailVerified, Expr::value(true))],
-        T0,
-    )
-    .await
-    .expect("verify email");
-}
-
 /// A signed-up user (at T0) with a verified email: tokens and session id.
 async fn verified(f: &Fixture, email: &str) -> (Tokens, String) {
     let t = f.signup(email).await;
-    verify_email(f, &t.user.id).await;
-    let sid = sid_of(f, &t).await;
+    f.verify_email_at(&t.user.id, T0).await;
+    let sid = f.sid_of(&t).await;
     (t, sid)
 }
 
@@ -111,14 +85,14 @@ async fn password_login(f: &Fixture, email: &str, c: &ClientInfo, now: i64) -> C
 async fn setting_up_2fa_needs_a_verified_email() {
     let f = fixture().await;
     let t = f.signup("unverified@example.com").await;
-    let sid = sid_of(&f, &t).await;
+    let sid = f.sid_of(&t).await;
     let e = f
         .generate_2fa(&t.user.id, Some(&sid), T0 + 1)
         .await
         .err()
         .expect("refused");
     assert!(matches!(e, Error::Forbidden(_)), "{e}");
-    verify_email(&f, &t.user.id).await;
+    f.verify_email_at(&t.user.id, T0).await;
     f.generate_2fa(&t.user.id, Some(&sid), T0 + 1)
         .await
         .expect("verified: allowed");
@@ -239,7 +213,7 @@ async fn enabling_signs_out_the_other_sessions_and_password_logins_then_wait() {
         LoginStep::Tokens(t) => t,
         LoginStep::SecondFactor(_) => panic!("2FA is not on yet"),
     };
-    let other_sid = sid_of(&f, &other).await;
+    let other_sid = f.sid_of(&other).await;
     assert!(f.session_is_live(&other_sid, T0 + 1).await.unwrap());
     let setup = f
         .generate_2fa(&t.user.id, Some(&sid), T0 + 2)
