@@ -36,6 +36,7 @@ pub struct Settings {
     pub oauth: OauthSettings,
     pub rate_limit: RateLimitSettings,
     pub graphql: GraphqlSettings,
+    pub metrics: MetricsSettings,
     /// Browser origins allowed to call the API (CORS); empty: same origin only.
     #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
@@ -70,6 +71,28 @@ impl Default for GraphqlSettings {
     }
 }
 
+/// Where /metrics is served.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// None (the setting empty): on the main listener. Else only on this address.
+    #[serde(deserialize_with = "optional_addr")]
+    pub listen: Option<SocketAddr>,
+}
+
+fn optional_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let raw = String::deserialize(d)?;
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{raw}` is not an address such as 127.0.0.1:9090 (or empty: on the main listener)"
+        ))
+    })
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -89,6 +112,7 @@ impl Default for Settings {
             oauth: OauthSettings::default(),
             rate_limit: RateLimitSettings::default(),
             graphql: GraphqlSettings::default(),
+            metrics: MetricsSettings::default(),
             cors_origins: Vec::new(),
         }
     }
@@ -506,6 +530,27 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(err.contains("trusted_proxies"), "{err}");
+        let err = from_toml("[metrics]\nlisten = \"port 9090\"")
+            .unwrap_err()
+            .0;
+        assert!(err.contains("metrics.listen"), "{err}");
+    }
+
+    #[test]
+    fn metrics_listen_is_empty_or_an_address() {
+        assert!(from_toml("").unwrap().metrics.listen.is_none());
+        assert!(
+            from_toml("[metrics]\nlisten = \"\"")
+                .unwrap()
+                .metrics
+                .listen
+                .is_none()
+        );
+        let s = from_toml("[metrics]\nlisten = \"127.0.0.1:9090\"").unwrap();
+        assert_eq!(
+            s.metrics.listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9090)))
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use crate::clock::now;
 use crate::config::Settings;
 use crate::graphql::schema;
-use crate::http::{AppState, router};
+use crate::http::{AppState, metrics_router, router};
 use crate::idm::auth::UserCaller;
 use crate::idm::{Idm, key_verify};
 use crate::metrics::Metrics;
@@ -59,6 +59,18 @@ fn spawn_last_used_flusher(idm: &Arc<Idm>) {
 /// Serves until SIGTERM or Ctrl-C; in-flight requests finish first.
 pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let idm = state.idm.clone();
+    if let Some(addr) = idm.settings.metrics.listen {
+        let metrics = TcpListener::bind(addr).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {addr} (setting `metrics.listen`): {e}")
+        })?;
+        tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
+        let app = metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, app).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

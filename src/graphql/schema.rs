@@ -9,7 +9,7 @@ use super::admin::AdminMutation;
 use super::api_keys::{ApiKeysMutation, ApiKeysQuery};
 use super::directives::{AuthPolicy, Guard};
 use super::doc_cache::DocumentCache;
-use super::limits::AliasLimit;
+use super::limits::Limits;
 use super::passkeys::{PasskeysMutation, PasskeysQuery};
 use super::social::{SocialMutation, SocialQuery};
 use super::two_factor::TwoFactorMutation;
@@ -46,16 +46,13 @@ pub fn policy() -> Result<AuthPolicy, String> {
     AuthPolicy::from_sdl(&sdl())
 }
 
-/// The served schema, with the request limits of `limits`, guarded by `policy`.
+/// The served schema, with the request limits of `limits` (checked by `Limits`, which
+/// lets the standard introspection query through), guarded by `policy`.
 pub fn build(idm: Arc<Idm>, limits: &GraphqlSettings, policy: Arc<AuthPolicy>) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(AliasLimit {
-            max: limits.max_aliases,
-        })
+        .extension(Limits::new(limits))
         .extension(DocumentCache::default())
         .extension(Guard { policy })
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
         .data(idm);
     if !limits.introspection {
         builder = builder.disable_introspection();

@@ -36,7 +36,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// credentials are judged only once the body has arrived (`Head::caller`), so a request
 /// held open while its body trickles in cannot act on a session revoked meanwhile.
 pub struct Head {
-    headers: HeaderMap,
+    pub headers: HeaderMap,
     peer: Option<IpAddr>,
 }
 

@@ -2,6 +2,7 @@
 //! metrics. Each request's credentials are read once, by `extract`, and judged by the
 //! core (`Idm::authenticate`).
 pub mod extract;
+mod graphiql;
 mod graphql;
 mod ops;
 
@@ -26,12 +27,22 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let settings = state.idm.settings.clone();
     let post = post(graphql::post_graphql).route_layer(middleware::from_fn(graphql::require_json));
-    Router::new()
-        .route("/graphql", get(graphql::get_graphql).merge(post))
+    let graphql = get(graphql::get_graphql)
+        .merge(post)
+        .fallback(graphql::other_method);
+    let router = Router::new()
+        .route("/graphql", graphql)
+        .route("/assets/graphiql/{file}", get(graphiql::asset))
         .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz));
+    // With `[metrics] listen` set, /metrics is served there only (`metrics_router`).
+    let router = if settings.metrics.listen.is_none() {
+        router.route("/metrics", get(ops::metrics))
+    } else {
+        router
+    };
+    router
         // The GraphQL extractor streams the body, so axum's DefaultBodyLimit would not
         // bound it: this layer does, answering 413.
         .layer(RequestBodyLimitLayer::new(settings.graphql.max_body_bytes))
@@ -40,6 +51,13 @@ pub fn router(state: AppState) -> Router {
             graphql::explain_too_large,
         ))
         .layer(cors(&settings.cors_origins))
+        .with_state(state)
+}
+
+/// /metrics alone, for its own listener (`[metrics] listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
         .with_state(state)
 }
 
