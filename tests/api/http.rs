@@ -196,3 +196,73 @@ db_test!(secrets_never_appear_in_the_users_table_or_answers, |app| {
     let fields = r.ok()["__type"]["fields"].to_string();
     assert!(!fields.to_lowercase().contains("password"), "{fields}");
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_comes_from_this_origin_only() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |_| {})
+        .await
+        .expect("app");
+    let get = |path: &str| app.client.get(format!("{}{path}", app.url));
+    let r = get("/graphql")
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("http"),
+        "{csp}"
+    );
+    let page = r.text().await.unwrap();
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script>") && !page.contains("<style"),
+        "no inline script or style"
+    );
+    // Every file the page names is served, with its type and an ETag.
+    let srcs: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/assets/graphiql/"))
+        .collect();
+    assert_eq!(srcs.len(), 6, "{srcs:?}");
+    for src in srcs {
+        let r = get(src).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{src}");
+        let ct = r.headers()["content-type"].to_str().unwrap();
+        assert!(
+            ct.starts_with("text/javascript") || ct.starts_with("text/css"),
+            "{src}: {ct}"
+        );
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        let again = get(src)
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{src}");
+    }
+    let r = get("/assets/graphiql/graphiql.min.js")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    for missing in [
+        "/assets/graphiql/nope.js",
+        "/assets/graphiql/..%2FCargo.toml",
+        "/assets/graphiql/LICENSE.react",
+    ] {
+        assert_eq!(
+            get(missing).send().await.unwrap().status(),
+            404,
+            "{missing}"
+        );
+    }
+}
