@@ -37,6 +37,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub graphql: GraphqlSettings,
     pub metrics: MetricsSettings,
+    pub console: ConsoleSettings,
     /// Browser origins allowed to call the API (CORS); empty: same origin only.
     #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
@@ -67,6 +68,33 @@ impl Default for GraphqlSettings {
             max_body_bytes: 256 * 1024,
             introspection: true,
             suggestions: true,
+        }
+    }
+}
+
+/// The server's own pages (sign-in, email-link landings, the account page).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    pub enabled: bool,
+    /// Where a signed-in person is sent; empty: /account.
+    pub app_url: String,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            app_url: String::new(),
+        }
+    }
+}
+
+impl ConsoleSettings {
+    pub fn landing(&self) -> &str {
+        match self.app_url.trim() {
+            "" => "/account",
+            url => url,
         }
     }
 }
@@ -113,6 +141,7 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             graphql: GraphqlSettings::default(),
             metrics: MetricsSettings::default(),
+            console: ConsoleSettings::default(),
             cors_origins: Vec::new(),
         }
     }
@@ -208,10 +237,66 @@ pub struct CaptchaSettings {
 pub struct OauthSettings {
     #[serde(deserialize_with = "list")]
     pub redirect_uris: Vec<String>,
+    // Each key given overrides that key alone: the provider's other URLs keep their
+    // defaults (a `client_id` alone turns a provider on).
+    #[serde(deserialize_with = "google")]
     pub google: ProviderSettings,
+    #[serde(deserialize_with = "apple")]
     pub apple: ProviderSettings,
+    #[serde(deserialize_with = "x")]
     pub x: ProviderSettings,
+    #[serde(deserialize_with = "github")]
     pub github: ProviderSettings,
+}
+
+/// A provider's table as written: only the keys given.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderOverrides {
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+    issuer: Option<String>,
+    jwks_url: Option<String>,
+    userinfo_url: Option<String>,
+    api_url: Option<String>,
+    auth_url: Option<String>,
+    token_url: Option<String>,
+    team_id: Option<String>,
+    key_id: Option<String>,
+    private_key: Option<SecretString>,
+}
+
+fn provider_over<'de, D: Deserializer<'de>>(
+    d: D,
+    base: ProviderSettings,
+) -> Result<ProviderSettings, D::Error> {
+    let o = ProviderOverrides::deserialize(d)?;
+    Ok(ProviderSettings {
+        client_id: o.client_id.unwrap_or(base.client_id),
+        client_secret: o.client_secret.unwrap_or(base.client_secret),
+        issuer: o.issuer.unwrap_or(base.issuer),
+        jwks_url: o.jwks_url.unwrap_or(base.jwks_url),
+        userinfo_url: o.userinfo_url.unwrap_or(base.userinfo_url),
+        api_url: o.api_url.unwrap_or(base.api_url),
+        auth_url: o.auth_url.unwrap_or(base.auth_url),
+        token_url: o.token_url.unwrap_or(base.token_url),
+        team_id: o.team_id.unwrap_or(base.team_id),
+        key_id: o.key_id.unwrap_or(base.key_id),
+        private_key: o.private_key.unwrap_or(base.private_key),
+    })
+}
+
+fn google<'de, D: Deserializer<'de>>(d: D) -> Result<ProviderSettings, D::Error> {
+    provider_over(d, OauthSettings::default().google)
+}
+fn apple<'de, D: Deserializer<'de>>(d: D) -> Result<ProviderSettings, D::Error> {
+    provider_over(d, OauthSettings::default().apple)
+}
+fn x<'de, D: Deserializer<'de>>(d: D) -> Result<ProviderSettings, D::Error> {
+    provider_over(d, OauthSettings::default().x)
+}
+fn github<'de, D: Deserializer<'de>>(d: D) -> Result<ProviderSettings, D::Error> {
+    provider_over(d, OauthSettings::default().github)
 }
 
 impl Default for OauthSettings {
@@ -347,6 +432,15 @@ impl Settings {
     /// Checks that serde cannot express: values that parse but make no sense.
     fn check(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("setting `{key}`: {why}")));
+        let app_url = self.console.app_url.trim();
+        let path = app_url.starts_with('/') && !app_url.starts_with("//");
+        let web = app_url.starts_with("https://") || app_url.starts_with("http://");
+        if !(app_url.is_empty() || path || web) {
+            return bad(
+                "console.app_url",
+                "must be empty, a path on this server (/account) or an http(s) URL",
+            );
+        }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             return bad("public_url", "must start with http:// or https://");
         }
@@ -534,6 +628,19 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(err.contains("metrics.listen"), "{err}");
+    }
+
+    #[test]
+    fn a_providers_client_id_alone_keeps_its_default_urls() {
+        let s = from_toml("[oauth.google]\nclient_id = \"abc\"\n[oauth.github]\napi_url = \"http://127.0.0.1:9/api\"").unwrap();
+        let d = OauthSettings::default();
+        assert_eq!(s.oauth.google.client_id, "abc");
+        assert_eq!(s.oauth.google.issuer, d.google.issuer);
+        assert_eq!(s.oauth.google.auth_url, d.google.auth_url);
+        assert_eq!(s.oauth.github.api_url, "http://127.0.0.1:9/api");
+        assert_eq!(s.oauth.github.token_url, d.github.token_url);
+        let err = from_toml("[oauth.x]\nclient_idd = \"a\"").unwrap_err().0;
+        assert!(err.contains("client_idd"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod http;
 pub mod idm;
 pub mod metrics;
+pub mod pages;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -9,6 +9,7 @@ mod m20261122_000004_passkeys;
 mod m20261122_000005_social;
 mod m20261122_000006_mfa_first_factor;
 mod m20261202_000007_mfa_client;
+mod m20261203_000008_audit_api;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_social::Migration),
             Box::new(m20261122_000006_mfa_first_factor::Migration),
             Box::new(m20261202_000007_mfa_client::Migration),
+            Box::new(m20261203_000008_audit_api::Migration),
         ]
     }
 }

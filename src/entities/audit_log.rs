@@ -10,6 +10,8 @@ pub struct Model {
     pub user_id: Option<String>,
     pub ip: Option<String>,
     pub detail: Option<String>,
+    pub user_agent: Option<String>,
+    pub tenant_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -136,6 +136,27 @@ impl AccountsMutation {
             .into())
     }
 
+    /// Changes the signed-in user's first name and username (1..128 and 1..64
+    /// characters). An omitted or null argument leaves that field as it is; an empty
+    /// string clears it.
+    #[graphql(directive = user_token::apply(None))]
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        first_name: Option<String>,
+        username: Option<String>,
+    ) -> Result<User> {
+        let (idm, caller) = state(ctx)?;
+        let change = crate::idm::profile::ProfileChange {
+            first_name: first_name.as_deref(),
+            username: username.as_deref(),
+        };
+        Ok(idm
+            .update_profile(caller.acting()?.user_id, change, &caller.client, caller.now)
+            .await?
+            .into())
+    }
+
     /// Changes the password; the user's other sessions are signed out.
     #[graphql(directive = user_token::apply(None))]
     async fn change_password(

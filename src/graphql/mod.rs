@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod directives;
 pub mod doc_cache;
 pub mod errors;

@@ -7,6 +7,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use super::accounts::{AccountsMutation, AccountsQuery};
 use super::admin::AdminMutation;
 use super::api_keys::{ApiKeysMutation, ApiKeysQuery};
+use super::audit::AuditQuery;
 use super::directives::{AuthPolicy, Guard};
 use super::doc_cache::DocumentCache;
 use super::limits::Limits;
@@ -18,7 +19,13 @@ use crate::idm::Idm;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(AccountsQuery, ApiKeysQuery, PasskeysQuery, SocialQuery);
+pub struct Query(
+    AccountsQuery,
+    ApiKeysQuery,
+    PasskeysQuery,
+    SocialQuery,
+    AuditQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]

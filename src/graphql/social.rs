@@ -200,6 +200,33 @@ impl SocialMutation {
         Ok(step.into())
     }
 
+    /// Links another provider to the signed-in user: start with oauthAuthorizationUrl,
+    /// then pass the code and state the provider sent to the redirect page here (instead
+    /// of oauthCallback). Needs a sign-in within the last 15 minutes; answers the linked
+    /// providers.
+    #[graphql(directive = user_token::apply(None))]
+    async fn link_provider(
+        &self,
+        ctx: &Context<'_>,
+        provider: OAuthProvider,
+        code: String,
+        state: String,
+    ) -> Result<Vec<LinkedProvider>> {
+        let (idm, caller) = self::state(ctx)?;
+        let user = caller.acting()?;
+        let list = idm
+            .link_provider(
+                (user.user_id, user.session_id),
+                provider.into(),
+                &code,
+                &state,
+                &caller.client,
+                caller.now,
+            )
+            .await?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
     /// Unlinks a provider from the signed-in user, unless it is the only way to sign in.
     #[graphql(directive = user_token::apply(None))]
     async fn unlink_provider(&self, ctx: &Context<'_>, provider: OAuthProvider) -> Result<bool> {

@@ -5,9 +5,10 @@
 use std::sync::OnceLock;
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, header};
 use axum::response::{Html, IntoResponse, Response};
-use sha2::{Digest, Sha256};
+
+use super::static_files::{content_type, etag_of, not_found, serve};
 
 /// The page's policy: everything from this origin, no inline script, nothing framed.
 /// The one inline style allowed, by its hash, is the fixed `<style>` element GraphiQL
@@ -37,76 +38,42 @@ pub fn page() -> Response {
         .into_response()
 }
 
-/// (name, content type, bytes) of every file under /assets/graphiql/.
-const FILES: &[(&str, &str, &[u8])] = &[
+/// (name, bytes) of every file under /assets/graphiql/.
+const FILES: &[(&str, &[u8])] = &[
     (
         "graphiql.min.js",
-        "text/javascript; charset=utf-8",
         include_bytes!("../../assets/graphiql/graphiql.min.js"),
     ),
     (
         "graphiql.min.css",
-        "text/css; charset=utf-8",
         include_bytes!("../../assets/graphiql/graphiql.min.css"),
     ),
     (
         "react.production.min.js",
-        "text/javascript; charset=utf-8",
         include_bytes!("../../assets/graphiql/react.production.min.js"),
     ),
     (
         "react-dom.production.min.js",
-        "text/javascript; charset=utf-8",
         include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
     ),
-    (
-        "init.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../../assets/graphiql/init.js"),
-    ),
-    (
-        "page.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../../assets/graphiql/page.css"),
-    ),
+    ("init.js", include_bytes!("../../assets/graphiql/init.js")),
+    ("page.css", include_bytes!("../../assets/graphiql/page.css")),
 ];
 
-/// Each file's ETag (a hash of its bytes), computed once.
+/// Each file's ETag, computed once.
 fn etags() -> &'static [String] {
     static TAGS: OnceLock<Vec<String>> = OnceLock::new();
-    TAGS.get_or_init(|| {
-        FILES
-            .iter()
-            .map(|(_, _, bytes)| format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..12])))
-            .collect()
-    })
+    TAGS.get_or_init(|| FILES.iter().map(|(_, bytes)| etag_of(bytes)).collect())
 }
 
-/// GET /assets/graphiql/{file}: revalidated on each use (`no-cache` + ETag, so a new
-/// release is picked up at once and an unchanged file costs a 304).
+/// GET /assets/graphiql/{file}.
 pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
-    let Some(i) = FILES.iter().position(|(n, _, _)| *n == name) else {
-        return (StatusCode::NOT_FOUND, "no such file").into_response();
+    let Some(i) = FILES.iter().position(|(n, _)| *n == name) else {
+        return not_found();
     };
-    let (_, content_type, bytes) = FILES[i];
-    let etag = &etags()[i];
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut out = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+    let (name, bytes) = FILES[i];
+    let Some(ct) = content_type(name) else {
+        return not_found();
     };
-    let h = out.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    out
+    serve(bytes, ct, &etags()[i], &headers)
 }

@@ -3,8 +3,9 @@
 //! core (`Idm::authenticate`).
 pub mod extract;
 mod graphiql;
-mod graphql;
+pub mod graphql;
 mod ops;
+pub mod static_files;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,12 @@ pub fn router(state: AppState) -> Router {
     // With `[metrics] listen` set, /metrics is served there only (`metrics_router`).
     let router = if settings.metrics.listen.is_none() {
         router.route("/metrics", get(ops::metrics))
+    } else {
+        router
+    };
+    // The server's own pages and their browser session (`[console] enabled`).
+    let router = if settings.console.enabled {
+        router.merge(crate::pages::router())
     } else {
         router
     };

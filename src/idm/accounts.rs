@@ -10,7 +10,6 @@ use super::mfa_login::Challenge;
 use super::passwords::Verified;
 use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
-use super::users::User;
 use super::{ClientInfo, Idm};
 use crate::domain::{Email, Password, Role, TenantId};
 use crate::entities::{tenant, user};
@@ -36,7 +35,7 @@ pub struct SignedUp {
     pub api_key: Option<NewApiKey>,
 }
 
-fn optional_text(value: Option<&str>, what: &str, max: usize) -> Result<Option<String>> {
+pub(super) fn optional_text(value: Option<&str>, what: &str, max: usize) -> Result<Option<String>> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -355,16 +354,6 @@ impl Idm {
             .exec(&self.db)
             .await?;
         Ok(())
-    }
-
-    pub async fn mark_welcome_seen(&self, user_id: &str, now: i64) -> Result<User> {
-        self.update_user(
-            user_id,
-            vec![(user::Column::HasSeenWelcome, Expr::value(true))],
-            now,
-        )
-        .await?;
-        self.user(user_id, now).await
     }
 }
 

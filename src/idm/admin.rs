@@ -126,3 +126,87 @@ impl Idm {
         Ok(User::from_model(model))
     }
 }
+
+/// A page of users for the administrator.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    pub items: Vec<User>,
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+pub const MAX_USER_PAGE: u64 = 100;
+
+/// `q` as a LIKE pattern that matches it anywhere, its own `%`, `_` and `\` literal.
+fn contains_pattern(q: &str) -> String {
+    let mut p = String::from("%");
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+impl Idm {
+    /// Users newest first, those whose email contains `query` (any case) when given.
+    pub async fn list_users(
+        &self,
+        query: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<UserPage> {
+        use sea_orm::sea_query::{ExprTrait, Func, LikeExpr};
+        use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+
+        if !(1..=MAX_USER_PAGE).contains(&limit) {
+            return Err(Error::bad_input(format!(
+                "limit must be 1..{MAX_USER_PAGE}."
+            )));
+        }
+        if offset > 1_000_000 {
+            return Err(Error::bad_input(
+                "offset must be 0..1000000; search by email instead.",
+            ));
+        }
+        let query = query.map(str::trim).filter(|q| !q.is_empty());
+        if query.is_some_and(|q| q.chars().count() > 254) {
+            return Err(Error::bad_input(
+                "query is at most 254 characters (part of an email).",
+            ));
+        }
+        let mut find = user::Entity::find();
+        if let Some(q) = query {
+            let pattern = contains_pattern(&q.to_lowercase());
+            find = find.filter(
+                Func::lower(Expr::col(user::Column::Email))
+                    .like(LikeExpr::new(pattern).escape('\\')),
+            );
+        }
+        let total = find.clone().count(&self.db).await?;
+        let rows = find
+            .order_by_desc(user::Column::CreatedAt)
+            .order_by_desc(user::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(UserPage {
+            items: rows.into_iter().map(User::from_model).collect(),
+            total,
+            offset,
+            limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_search_matches_its_wildcards_literally() {
+        assert_eq!(super::contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
+}

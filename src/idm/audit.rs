@@ -1,9 +1,9 @@
 //! The audit log of security events. Recording never fails the operation it records:
 //! a failure to write is logged as an error with the event, so it is not lost silently.
-use sea_orm::{ActiveModelTrait, ConnectionTrait, NotSet, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, NotSet, Set};
 
 use super::ClientInfo;
-use crate::entities::audit_log;
+use crate::entities::{audit_log, user};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -32,6 +32,7 @@ pub enum Event {
     SocialLinked,
     SocialUnlinked,
     SocialAccountClaimed,
+    ProfileUpdated,
 }
 
 impl Event {
@@ -62,6 +63,7 @@ impl Event {
             Event::SocialLinked => "social_linked",
             Event::SocialUnlinked => "social_unlinked",
             Event::SocialAccountClaimed => "social_account_claimed",
+            Event::ProfileUpdated => "profile_updated",
         }
     }
 }
@@ -74,6 +76,16 @@ pub async fn record<C: ConnectionTrait>(
     detail: Option<String>,
     now: i64,
 ) {
+    // The user's tenant when the event happened (the event keeps it if they move).
+    let tenant_id = match user_id {
+        Some(id) => user::Entity::find_by_id(id.to_owned())
+            .one(db)
+            .await
+            .ok()
+            .flatten()
+            .map(|u| u.tenant_id),
+        None => None,
+    };
     let row = audit_log::ActiveModel {
         id: NotSet,
         at: Set(now),
@@ -81,6 +93,8 @@ pub async fn record<C: ConnectionTrait>(
         user_id: Set(user_id.map(str::to_owned)),
         ip: Set(client.ip.map(|ip| ip.to_string())),
         detail: Set(detail),
+        user_agent: Set(super::sessions::clip(client.user_agent.as_deref(), 256)),
+        tenant_id: Set(tenant_id),
     };
     if let Err(e) = row.insert(db).await {
         tracing::error!(error = %e, event = event.as_str(), user_id, "writing the audit log");

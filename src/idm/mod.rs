@@ -2,6 +2,7 @@
 //! they need and `now` (seconds since the epoch) explicitly, and return domain values
 //! or `Error`. Nothing here knows about HTTP or GraphQL.
 pub mod accounts;
+pub mod activity;
 pub mod admin;
 pub mod api_key_changes;
 pub mod api_keys;
@@ -17,6 +18,7 @@ pub mod mail;
 pub mod mfa_login;
 pub mod passkeys;
 pub mod passwords;
+pub mod profile;
 pub mod rate_limit;
 pub mod sessions;
 pub mod social;

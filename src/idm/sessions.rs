@@ -79,7 +79,7 @@ impl SessionCache {
     }
 }
 
-fn clip(s: Option<&str>, max: usize) -> Option<String> {
+pub(super) fn clip(s: Option<&str>, max: usize) -> Option<String> {
     s.map(|s| s.chars().take(max).collect())
 }
 
@@ -378,6 +378,37 @@ impl Idm {
         )
         .await;
         Ok(true)
+    }
+
+    /// Signs out the session a refresh token belongs to (the browser pages hold one in a
+    /// cookie). A used token still names its session, and signing out ends it. False
+    /// when the token names no live session.
+    pub async fn sign_out_with_refresh_token(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
+        if token.len() > 256 {
+            return Ok(false);
+        }
+        let Some(row) = refresh_token::Entity::find_by_id(token_hash(token))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let Some(sess) = session::Entity::find_by_id(row.session_id)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(false);
+        };
+        if sess.revoked_at.is_some() || sess.expires_at <= now {
+            return Ok(false);
+        }
+        self.logout(&sess.user_id, Some(&sess.id), false, client, now)
+            .await
     }
 
     pub async fn revoke_session(

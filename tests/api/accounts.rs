@@ -195,3 +195,44 @@ db_test!(
             .ok();
     }
 );
+
+db_test!(update_profile_changes_only_what_it_is_given, |app| {
+    let me = app.signup("profile@example.com").await;
+    let q = "mutation($f: String, $u: String) { updateProfile(firstName: $f, username: $u) { firstName username } }";
+    let r = app
+        .gql_as(&me.access, q, json!({ "f": "  Ada ", "u": "ada" }))
+        .await;
+    assert_eq!(
+        r.ok()["updateProfile"],
+        json!({ "firstName": "Ada", "username": "ada" })
+    );
+    // Only the username given: the first name stays; an empty string clears.
+    let r = app.gql_as(&me.access, q, json!({ "u": "" })).await;
+    assert_eq!(
+        r.ok()["updateProfile"],
+        json!({ "firstName": "Ada", "username": null })
+    );
+    for bad in [
+        json!({ "f": "x".repeat(129) }),
+        json!({ "u": "a\u{0007}b" }),
+        json!({ "u": "y".repeat(65) }),
+    ] {
+        app.gql_as(&me.access, q, bad)
+            .await
+            .expect_code("BAD_USER_INPUT");
+    }
+    app.gql(q, json!({ "f": "Eve" }))
+        .await
+        .expect_code("UNAUTHENTICATED");
+    let events: Vec<String> = app
+        .audit_rows(&me.user_id)
+        .await
+        .into_iter()
+        .map(|r| r.event)
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| *e == "profile_updated").count(),
+        2,
+        "{events:?}"
+    );
+});

@@ -1554,3 +1554,95 @@ social_test!(
         assert_eq!(ids.len(), 1, "{ids:?}");
     }
 );
+
+const LINK: &str = "mutation($p: OAuthProvider!, $c: String!, $s: String!) { linkProvider(provider: $p, code: $c, state: $s) { provider email } }";
+
+/// The web flow up to the provider's redirect, for whoever `who` is at `p`: (code, state).
+async fn provider_redirect(
+    app: &TestApp,
+    idp: &Providers,
+    p: Provider,
+    who: Person,
+) -> (String, String) {
+    idp.next_user(p, who);
+    let (url, state) = begin(app, p).await;
+    let (code, back) = browse(&url).await;
+    assert_eq!(back, state);
+    (code, state)
+}
+
+social_test!(
+    a_signed_in_user_links_another_provider_through_the_web_flow,
+    |app, idp| {
+        let me = app.signup("linker@example.com").await;
+        let gh = || person("777001").github_email("elsewhere@example.com", true, true);
+        let (code, state) = provider_redirect(&app, &idp, Github, gh()).await;
+        let r = app
+            .gql_as(
+                &me.access,
+                LINK,
+                json!({ "p": "GITHUB", "c": code, "s": state }),
+            )
+            .await;
+        assert_eq!(
+            providers_of(r.ok()["linkProvider"].as_array().unwrap()),
+            ["GITHUB"]
+        );
+        // The state was spent: a replay is refused.
+        let r = app
+            .gql_as(
+                &me.access,
+                LINK,
+                json!({ "p": "GITHUB", "c": code, "s": state }),
+            )
+            .await;
+        refused(&r, "BAD_USER_INPUT", &["state"]);
+        // Signing in with that GitHub account now opens this account (not a new one).
+        assert_eq!(signed_in(&app, &idp, Github, &gh()).await.0, me.user_id);
+        let events = audit_events(&app, &me.user_id).await;
+        assert!(
+            events.iter().any(|(e, _)| e == "social_linked"),
+            "{events:?}"
+        );
+        // Another user cannot take it, nor link a second GitHub account to this one.
+        let other = app.signup("other-linker@example.com").await;
+        let (code, state) = provider_redirect(&app, &idp, Github, gh()).await;
+        let r = app
+            .gql_as(
+                &other.access,
+                LINK,
+                json!({ "p": "GITHUB", "c": code, "s": state }),
+            )
+            .await;
+        refused(&r, "CONFLICT", &["another account"]);
+        let (code, state) = provider_redirect(
+            &app,
+            &idp,
+            Github,
+            person("777002").github_email("x@example.com", true, true),
+        )
+        .await;
+        let r = app
+            .gql_as(
+                &me.access,
+                LINK,
+                json!({ "p": "GITHUB", "c": code, "s": state }),
+            )
+            .await;
+        refused(&r, "CONFLICT", &["unlink it first"]);
+        // Not with an API key (no sign-in behind it), not signed out.
+        let key = new_api_key(&app, &me.access).await;
+        let (code, state) = provider_redirect(
+            &app,
+            &idp,
+            Google,
+            person("g-linker").email("linker@example.com", true),
+        )
+        .await;
+        let vars = json!({ "p": "GOOGLE", "c": code, "s": state });
+        app.gql_with(LINK, vars.clone(), &[("x-api-key", &key)])
+            .await
+            .expect_code("FORBIDDEN");
+        app.gql(LINK, vars).await.expect_code("UNAUTHENTICATED");
+    }
+);

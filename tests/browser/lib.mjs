@@ -119,9 +119,10 @@ export function freePort() {
 /**
  * Starts `latchkey serve` on a free port of 127.0.0.1, public URL http://localhost:<port>
  * (also the WebAuthn origin), database and outbox in a new temp dir; resolves when
- * GET /readyz answers 200. Returns { port, origin, tmpdir, outbox }.
+ * GET /readyz answers 200. `env`: more settings (LATCHKEY_... variables) for this server.
+ * Returns { port, origin, tmpdir, outbox, database } (database: the SQLite file).
  */
-export async function startServer({ tmpPrefix = 'latchkey-browser-' } = {}) {
+export async function startServer({ tmpPrefix = 'latchkey-browser-', env: extraEnv = {} } = {}) {
   const port = await freePort();
   tmpdir = mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
   const origin = `http://localhost:${port}`;
@@ -140,6 +141,7 @@ export async function startServer({ tmpPrefix = 'latchkey-browser-' } = {}) {
     LATCHKEY_MAIL__OUTBOX_DIR: outbox,
     NO_COLOR: '1', // plain server log lines, shown when the test fails
   });
+  Object.assign(env, extraEnv);
   const shown = path.relative(repoRoot, bin).startsWith('..') ? bin : path.relative(repoRoot, bin);
   step(`starting ${shown} serve on ${origin} (data in ${tmpdir})`);
   // cwd: the temp dir, so that a developer's latchkey.toml in the repository is not read.
@@ -162,7 +164,7 @@ export async function startServer({ tmpPrefix = 'latchkey-browser-' } = {}) {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       if (res.status === 200) {
         step('server ready (GET /readyz: 200)');
-        return { port, origin, tmpdir, outbox };
+        return { port, origin, tmpdir, outbox, database: path.join(tmpdir, 'lk.db') };
       }
       last = `HTTP ${res.status}`;
     } catch (e) {

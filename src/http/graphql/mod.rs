@@ -17,8 +17,9 @@ use super::AppState;
 use super::extract::Head;
 use crate::graphql::errors::annotate;
 use crate::idm::auth::Caller;
-use params::Params;
-use wire::{Format, not_acceptable, reply, reply_batch, request_error};
+pub use params::{Params, from_body as parse_body};
+pub use wire::{Format, refusal, reply, request_error};
+use wire::{not_acceptable, reply_batch};
 
 fn finish(mut resp: Response) -> Response {
     for err in &mut resp.errors {
@@ -27,7 +28,8 @@ fn finish(mut resp: Response) -> Response {
     resp
 }
 
-async fn run(app: &AppState, req: Request, caller: &Caller) -> Response {
+/// Runs one operation as `caller`; its errors carry their contract codes.
+pub async fn run(app: &AppState, req: Request, caller: &Caller) -> Response {
     finish(app.schema.execute(req.data(caller.clone())).await)
 }
 

@@ -151,7 +151,22 @@ pub fn request_error(
     status: StatusCode,
     message: &str,
 ) -> axum::response::Response {
-    let resp = refused_request(message);
+    refusal(format, status, message, "BAD_USER_INPUT")
+}
+
+/// `status` with one error of `code` (a contract code) saying `message`.
+pub fn refusal(
+    format: Format,
+    status: StatusCode,
+    message: &str,
+    code: &str,
+) -> axum::response::Response {
+    let mut resp = refused_request(message);
+    for e in &mut resp.errors {
+        if let Some(ext) = e.extensions.as_mut() {
+            ext.set("code", code);
+        }
+    }
     let bytes = serde_json::to_vec(&body(&resp)).unwrap_or_default();
     json_response(format, status, bytes, HeaderMap::new())
 }

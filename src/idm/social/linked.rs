@@ -2,7 +2,7 @@
 //! way in).
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::Provider;
+use super::{Provider, ProviderIdentity};
 use crate::entities::identity;
 use crate::idm::audit::{self, Event};
 use crate::idm::error::{Error, Result};
@@ -34,6 +34,75 @@ impl Idm {
                 })
             })
             .collect())
+    }
+
+    /// Links another provider to the signed-in user through the web flow (the code and
+    /// state the provider sent back to `redirect_uri`, as for `oauth_callback`). A
+    /// provider is a whole way in, so this needs a fresh sign-in, as adding a passkey
+    /// does; the provider account must not be linked to anyone, and the user must not
+    /// have this provider linked already.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn link_provider(
+        &self,
+        (user_id, sid): (&str, Option<&str>),
+        p: Provider,
+        code: &str,
+        state: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Vec<LinkedProvider>> {
+        self.require_fresh_sign_in((user_id, sid), &format!("link {}", p.name()), now)
+            .await?;
+        let who: ProviderIdentity = self.identity_from_code(p, code, state, client, now).await?;
+        let holder = identity::Entity::find()
+            .filter(identity::Column::Provider.eq(p.as_str()))
+            .filter(identity::Column::Subject.eq(who.subject.clone()))
+            .one(&self.db)
+            .await?;
+        match holder {
+            Some(h) if h.user_id == user_id => return self.linked_providers(user_id).await,
+            Some(_) => {
+                return Err(Error::Conflict(format!(
+                    "This {} account is linked to another account of this server; unlink it there first.",
+                    p.name()
+                )));
+            }
+            None => {}
+        }
+        let mine = identity::Entity::find()
+            .filter(identity::Column::UserId.eq(user_id))
+            .filter(identity::Column::Provider.eq(p.as_str()))
+            .one(&self.db)
+            .await?;
+        if mine.is_some() {
+            return Err(Error::Conflict(format!(
+                "Another {} account is linked to this account already; unlink it first.",
+                p.name()
+            )));
+        }
+        let email = who.email.as_deref().filter(|_| who.email_verified);
+        self.link_identity(&self.db, user_id, &who, email, now)
+            .await
+            .map_err(|e| {
+                if super::is_race(&e) {
+                    Error::Conflict(format!(
+                        "This {} account was just linked; reload.",
+                        p.name()
+                    ))
+                } else {
+                    e
+                }
+            })?;
+        audit::record(
+            &self.db,
+            Event::SocialLinked,
+            Some(user_id),
+            client,
+            Some(format!("{} (linked while signed in)", p.as_str())),
+            now,
+        )
+        .await;
+        self.linked_providers(user_id).await
     }
 
     /// Unlinks a provider, unless it is the account's only way to sign in (no

@@ -106,7 +106,7 @@ impl ProviderIdentity {
 }
 
 /// A unique violation: another request inserted the same identity or email first.
-fn is_race(e: &Error) -> bool {
+pub(super) fn is_race(e: &Error) -> bool {
     matches!(e, Error::Internal(inner)
         if inner.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation))
 }
@@ -137,6 +137,14 @@ fn provider_email(raw: Option<&str>) -> Option<String> {
 
 impl Idm {
     /// The provider's settings, or BAD_USER_INPUT when it is off (no client id).
+    /// The providers with a `client_id`: the ones a sign-in page offers.
+    pub fn configured_providers(&self) -> Vec<Provider> {
+        Provider::ALL
+            .into_iter()
+            .filter(|p| self.provider_settings(*p).is_ok())
+            .collect()
+    }
+
     pub fn provider_settings(&self, p: Provider) -> Result<&ProviderSettings> {
         let o = &self.settings.oauth;
         let s = match p {
@@ -311,7 +319,7 @@ impl Idm {
     }
 
     /// Links (provider, subject) to `user_id`, on `db` (a transaction or not).
-    async fn link_identity<C: ConnectionTrait>(
+    pub(super) async fn link_identity<C: ConnectionTrait>(
         &self,
         db: &C,
         user_id: &str,

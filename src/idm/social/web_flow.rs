@@ -19,7 +19,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::Provider;
+use super::{Provider, ProviderIdentity};
 use crate::config::ProviderSettings;
 use crate::entities::oauth_state;
 use crate::idm::accounts::LoginStep;
@@ -137,6 +137,18 @@ impl Idm {
     }
 
     /// oauthAuthorizationUrl: the provider's URL for this redirect URI.
+    /// `[oauth] redirect_uris` (exact match), and, with the server's own pages on, its
+    /// own callback page for this provider (`{public_url}/oauth/callback/{provider}`).
+    fn redirect_uri_allowed(&self, p: Provider, redirect_uri: &str) -> bool {
+        let s = &self.settings;
+        let own = s.console.enabled
+            && redirect_uri
+                .strip_prefix(s.public_url.trim_end_matches('/'))
+                .and_then(|rest| rest.strip_prefix("/oauth/callback/"))
+                == Some(p.as_str());
+        own || s.oauth.redirect_uris.iter().any(|u| u == redirect_uri)
+    }
+
     pub async fn oauth_authorization_url(
         &self,
         p: Provider,
@@ -149,13 +161,7 @@ impl Idm {
         self.limits
             .hit(Action::Login, Subject::Ip(client.ip), now)
             .await?;
-        if !self
-            .settings
-            .oauth
-            .redirect_uris
-            .iter()
-            .any(|u| u == redirect_uri)
-        {
+        if !self.redirect_uri_allowed(p, redirect_uri) {
             return Err(Error::bad_input(
                 "redirectUri is not on this server's allowlist ([oauth] redirect_uris); add it there, exactly as the app sends it.",
             ));
@@ -206,6 +212,21 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<LoginStep> {
+        let who = self.identity_from_code(p, code, state, client, now).await?;
+        self.social_login(who.or_first_name(first_name), client, now)
+            .await
+    }
+
+    /// Who the provider says signed in: the state claimed once, the code exchanged
+    /// with its PKCE verifier, the ID token or the provider's API checked.
+    pub(super) async fn identity_from_code(
+        &self,
+        p: Provider,
+        code: &str,
+        state: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<ProviderIdentity> {
         self.provider_settings(p)?;
         self.limits
             .hit(Action::Login, Subject::Ip(client.ip), now)
@@ -251,20 +272,17 @@ impl Idm {
                     ))
                 }
             })?;
-        let who = match p {
+        match p {
             Provider::Google | Provider::Apple => {
                 let id_token = answer.extra_fields().id_token.as_deref().ok_or_else(|| {
                     Error::unavailable(format!("{} answered without an ID token.", p.name()))
                 })?;
                 self.verify_id_token(p, id_token, Some(&flow.nonce), now)
-                    .await?
+                    .await
             }
             Provider::X | Provider::Github => {
-                self.provider_user(p, answer.access_token().secret())
-                    .await?
+                self.provider_user(p, answer.access_token().secret()).await
             }
-        };
-        self.social_login(who.or_first_name(first_name), client, now)
-            .await
+        }
     }
 }
