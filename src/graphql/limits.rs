@@ -5,8 +5,12 @@
 //! A document that only introspects the schema (every root field is `__schema`,
 //! `__type` or `__typename`) may be as deep and as complex as the standard introspection
 //! query of graphql-js and GraphiQL, even when the configured limits are lower: schema
-//! tools and the playground must work under the defaults. Nothing beyond that standard
-//! query passes, and every other document gets the configured limits.
+//! tools and the playground must work under the defaults. The allowance is the larger
+//! of those measures and the configured ones (not the standard query's shape), and
+//! every other document gets the configured limits.
+//!
+//! Aliases are counted over the document as it runs: a fragment's aliases count at
+//! every spread of it.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -63,17 +67,43 @@ struct DocumentLimits {
     introspection_only: AtomicBool,
 }
 
-fn aliases(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
+/// Aliased fields under `set`, fragments counted at each spread; stops counting once
+/// past `budget` (so a fragment spread many times over costs no more than the limit).
+fn aliases(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    budget: usize,
+    stack: &mut Vec<String>,
+) -> usize {
+    let mut n = 0;
+    for item in &set.items {
+        if n > budget {
+            break;
+        }
+        n += match &item.node {
             Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + aliases(&f.node.selection_set.node)
+                usize::from(f.node.alias.is_some())
+                    + aliases(doc, &f.node.selection_set.node, budget - n, stack)
             }
-            Selection::InlineFragment(f) => aliases(&f.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+            Selection::InlineFragment(f) => {
+                aliases(doc, &f.node.selection_set.node, budget - n, stack)
+            }
+            Selection::FragmentSpread(s) => {
+                let name = s.node.fragment_name.node.to_string();
+                // A cycle is refused by validation; here it just stops.
+                match doc.fragments.get(&s.node.fragment_name.node) {
+                    Some(f) if !stack.contains(&name) => {
+                        stack.push(name);
+                        let k = aliases(doc, &f.node.selection_set.node, budget - n, stack);
+                        stack.pop();
+                        k
+                    }
+                    _ => 0,
+                }
+            }
+        };
+    }
+    n
 }
 
 fn operations(doc: &ExecutableDocument) -> Vec<&SelectionSet> {
@@ -85,14 +115,17 @@ fn operations(doc: &ExecutableDocument) -> Vec<&SelectionSet> {
     }
 }
 
-/// Aliased fields in the whole document (a fragment counts once, wherever spread).
-pub fn count_aliases(doc: &ExecutableDocument) -> usize {
-    let ops: usize = operations(doc).into_iter().map(aliases).sum();
-    ops + doc
-        .fragments
-        .values()
-        .map(|f| aliases(&f.node.selection_set.node))
-        .sum::<usize>()
+/// Aliased fields in the document as it runs (each operation, fragments inlined), or
+/// a number past `max` as soon as the count passes it.
+pub fn count_aliases(doc: &ExecutableDocument, max: usize) -> usize {
+    let mut n = 0;
+    for set in operations(doc) {
+        if n > max {
+            break;
+        }
+        n += aliases(doc, set, max - n, &mut Vec::new());
+    }
+    n
 }
 
 /// Whether every root field of every operation (fragments at the root followed) is an
@@ -154,12 +187,13 @@ impl Extension for DocumentLimits {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await.map_err(one_line)?;
-        let n = count_aliases(&doc);
+        let n = count_aliases(&doc, self.limits.max_aliases);
+        // (n is only known to be past the limit once it is.)
         if n > self.limits.max_aliases {
             return Err(ServerError::new(
                 format!(
-                    "The document has {n} aliased fields; at most {} are allowed (graphql.max_aliases).",
-                    self.limits.max_aliases
+                    "The document has more than {} aliased fields (a fragment's count at each of its spreads); at most {} are allowed (graphql.max_aliases).",
+                    self.limits.max_aliases, self.limits.max_aliases
                 ),
                 None,
             ));

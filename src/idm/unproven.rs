@@ -24,7 +24,7 @@ impl Idm {
             .ok_or_else(|| Error::unauthenticated("Sign in again."))?;
         if user.email.is_some() && !user.email_verified {
             return Err(Error::forbidden(
-                "Verify your email address first: two-factor authentication and passkeys need a verified email (requestEmailVerification sends the link again).",
+                "Verify your email address first: two-factor authentication, passkeys and linked providers need a verified email (requestEmailVerification sends the link again).",
             ));
         }
         Ok(())

@@ -8,9 +8,9 @@
 //! `POST /session/logout` revokes the session and clears the cookie.
 //!
 //! CSRF: each route takes only `Content-Type: application/json` (a cross-site page
-//! cannot send that without a CORS preflight, and /session answers none), refuses a
-//! request whose `Sec-Fetch-Site` is not same-origin or whose `Origin` is another
-//! origin, and the cookie is SameSite=Strict.
+//! cannot send that without a CORS preflight), refuses a request whose `Sec-Fetch-Site`
+//! is not same-origin or whose `Origin` is another origin (so even a `cors_origins`
+//! origin, whose preflight passes, is refused here), and the cookie is SameSite=Strict.
 use async_graphql::Value;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use axum::body::Bytes;

@@ -354,3 +354,24 @@ async fn metrics_listen_moves_metrics_off_the_main_listener() {
         "only /metrics on the metrics listener"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fragments_aliases_count_at_every_spread() {
+    let app = sqlite(|s| s.graphql.max_aliases = 10).await;
+    let fragment =
+        "fragment F on __Schema { a: description b: description c: description d: description }";
+    // One spread: 4 aliases, allowed. Three spreads: 12 as it runs, refused.
+    let once = format!("{{ __schema {{ ...F }} }} {fragment}");
+    let (status, _, v) = raw(&app, json!({ "query": once }).to_string(), GQL_JSON).await;
+    assert_eq!(status, 200, "{v}");
+    let thrice = format!(
+        "{{ x: __schema {{ ...F }} y: __schema {{ ...F }} z: __schema {{ ...F }} }} {fragment}"
+    );
+    let (status, _, v) = raw(&app, json!({ "query": thrice }).to_string(), GQL_JSON).await;
+    assert_eq!(status, 400, "{v}");
+    assert_request_error(&v, "aliased fields");
+    // A fragment cycle is no endless count: validation refuses it.
+    let cycle = "{ __schema { ...A } } fragment A on __Schema { a: description ...B } fragment B on __Schema { b: description ...A }";
+    let (_, _, v) = raw(&app, json!({ "query": cycle }).to_string(), GQL_JSON).await;
+    assert!(v["errors"][0]["message"].is_string(), "{v}");
+}

@@ -1574,7 +1574,21 @@ async fn provider_redirect(
 social_test!(
     a_signed_in_user_links_another_provider_through_the_web_flow,
     |app, idp| {
-        let me = app.signup("linker@example.com").await;
+        // A squatter on an address nobody proved links nothing: the provider would open
+        // the account once its owner verified the email (review finding).
+        let squatter = app.signup("victim@example.com").await;
+        let (code, state) = provider_redirect(&app, &idp, X, person("x-squat").name("Sq")).await;
+        let r = app
+            .gql_as(
+                &squatter.access,
+                LINK,
+                json!({ "p": "X", "c": code, "s": state }),
+            )
+            .await;
+        refused(&r, "FORBIDDEN", &["Verify your email"]);
+        assert!(linked(&app, &squatter.access).await.is_empty());
+
+        let me = app.signup_verified("linker@example.com").await;
         let gh = || person("777001").github_email("elsewhere@example.com", true, true);
         let (code, state) = provider_redirect(&app, &idp, Github, gh()).await;
         let r = app
@@ -1605,7 +1619,7 @@ social_test!(
             "{events:?}"
         );
         // Another user cannot take it, nor link a second GitHub account to this one.
-        let other = app.signup("other-linker@example.com").await;
+        let other = app.signup_verified("other-linker@example.com").await;
         let (code, state) = provider_redirect(&app, &idp, Github, gh()).await;
         let r = app
             .gql_as(

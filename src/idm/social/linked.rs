@@ -51,6 +51,10 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<Vec<LinkedProvider>> {
+        // An account whose email nobody has proven may hold nothing that outlives the
+        // proof (`unproven`): a squatter's linked provider would open the account after
+        // its owner verified it.
+        self.require_verified_email(user_id).await?;
         self.require_fresh_sign_in((user_id, sid), &format!("link {}", p.name()), now)
             .await?;
         let who: ProviderIdentity = self.identity_from_code(p, code, state, client, now).await?;
@@ -80,8 +84,8 @@ impl Idm {
                 p.name()
             )));
         }
-        let email = who.email.as_deref().filter(|_| who.email_verified);
-        self.link_identity(&self.db, user_id, &who, email, now)
+        let email = super::provider_email(who.email.as_deref()).filter(|_| who.email_verified);
+        self.link_identity(&self.db, user_id, &who, email.as_deref(), now)
             .await
             .map_err(|e| {
                 if super::is_race(&e) {

@@ -127,7 +127,7 @@ fn check_token(p: Provider, token: &str) -> Result<()> {
 
 /// A provider's email in the canonical form of `Email` (the one rule for every path);
 /// None when it is not an address at all, or is one that folds into another address.
-fn provider_email(raw: Option<&str>) -> Option<String> {
+pub(super) fn provider_email(raw: Option<&str>) -> Option<String> {
     let e = Email::normalise(raw?)?;
     let ok = e.len() <= 254
         && e.split_once('@')
@@ -136,7 +136,6 @@ fn provider_email(raw: Option<&str>) -> Option<String> {
 }
 
 impl Idm {
-    /// The provider's settings, or BAD_USER_INPUT when it is off (no client id).
     /// The providers with a `client_id`: the ones a sign-in page offers.
     pub fn configured_providers(&self) -> Vec<Provider> {
         Provider::ALL
@@ -145,6 +144,7 @@ impl Idm {
             .collect()
     }
 
+    /// The provider's settings, or BAD_USER_INPUT when it is off (no client id).
     pub fn provider_settings(&self, p: Provider) -> Result<&ProviderSettings> {
         let o = &self.settings.oauth;
         let s = match p {
