@@ -40,7 +40,8 @@ function keyItem(key) {
     actions.hidden = false;
   });
   const active = key.status === 'ACTIVE';
-  const button = (label, cls, onclick, data) => h('button', { type: 'button', class: `${cls} compact`, 'data-action': data, onclick }, label);
+  const button = (label, cls, onclick, data) =>
+    h('button', { type: 'button', class: `${cls} compact`, 'data-action': data, 'aria-describedby': `key-${key.id}-name`, onclick }, label);
   if (active && !key.revokedAt) {
     actions.append(
       button('Rotate', 'secondary', () => {

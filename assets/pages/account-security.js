@@ -65,7 +65,7 @@ function flash() {
   const linked = params.get('linked');
   if (!linked) return;
   history.replaceState(null, '', location.pathname);
-  const p = PROVIDERS[linked];
+  const p = Object.hasOwn(PROVIDERS, linked) ? PROVIDERS[linked] : null;
   if (!p) return;
   const el = $('#security-flash');
   el.textContent = `${p.name} is now linked to your account: you can sign in with it.`;

@@ -31,7 +31,8 @@ function userRow(u) {
   const label = u.email || 'No email address';
   const selectId = `role-${u.id}`;
   const select = h('select', { id: selectId, 'data-role-select': true }, ROLES.map(([v, name]) => h('option', { value: v, selected: v === u.role }, name)));
-  const applyRole = h('button', { type: 'button', class: 'secondary compact', 'data-action': 'set-role' }, 'Change');
+  const nameId = `user-${u.id}-email`;
+  const applyRole = h('button', { type: 'button', class: 'secondary compact', 'data-action': 'set-role', 'aria-describedby': nameId }, 'Change');
   applyRole.addEventListener('click', async () => {
     roleAlert.say('');
     const role = select.value;
@@ -60,7 +61,7 @@ function userRow(u) {
   });
   const toggle = h(
     'button',
-    { type: 'button', class: `${u.isActive ? 'danger-outline' : 'secondary'} compact`, 'data-action': u.isActive ? 'deactivate' : 'activate' },
+    { type: 'button', class: `${u.isActive ? 'danger-outline' : 'secondary'} compact`, 'data-action': u.isActive ? 'deactivate' : 'activate', 'aria-describedby': nameId },
     u.isActive ? 'Deactivate' : 'Activate',
   );
   toggle.addEventListener('click', async () => {
@@ -83,7 +84,7 @@ function userRow(u) {
       focusOn(activeAlert);
     }
   });
-  const audit = h('button', { type: 'button', class: 'link-button', 'data-action': 'audit' }, 'Events');
+  const audit = h('button', { type: 'button', class: 'link-button', 'data-action': 'audit', 'aria-describedby': nameId }, 'Events');
   audit.addEventListener('click', () => onAudit(u));
   const name = [u.firstName, u.username && `@${u.username}`].filter(Boolean).join(' ');
   return h(
@@ -91,7 +92,7 @@ function userRow(u) {
     { class: u.isActive ? null : 'row-inactive', 'data-user-id': u.id, 'data-email': u.email || '' },
     cell(
       'User',
-      h('div', { class: 'cell-title' }, h('strong', { class: 'email' }, label), u.id === me.id ? badge('You', 'info') : null),
+      h('div', { class: 'cell-title' }, h('strong', { class: 'email', id: nameId }, label), u.id === me.id ? badge('You', 'info') : null),
       name ? h('div', {}, name) : null,
       h('div', { class: 'hint' }, h('code', { title: `Tenant ${u.tenantId}` }, u.id)),
     ),

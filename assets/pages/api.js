@@ -86,7 +86,10 @@ function findAccessToken(value) {
  * when the browser is not signed in (401 UNAUTHENTICATED).
  */
 export async function refresh() {
-  const res = await post('/session/refresh', {});
+  // Tabs of this origin take turns (Web Locks): the cookie's refresh token is single
+  // use, and two tabs presenting it at once would count as a replay and end the session.
+  const exchange = () => post('/session/refresh', {});
+  const res = navigator.locks ? await navigator.locks.request('latchkey-refresh', exchange) : await exchange();
   const code = res.json.errors?.[0]?.extensions?.code;
   if (res.status === 401 || code === 'UNAUTHENTICATED') {
     accessToken = null;

@@ -38,6 +38,9 @@ const ALARMING = new Set(['login_failed', 'refresh_token_reused', 'second_factor
 
 export const eventLabel = (type) => EVENT_LABELS[type] || type;
 
+/** The mark of an event that deserves attention (its label says what happened). */
+const mark = (alarming) => (alarming ? h('span', { class: 'event-mark', 'aria-hidden': 'true', title: 'Worth a look' }, '!') : null);
+
 /** "Chrome on Linux", "Safari on iPhone", or the start of the User-Agent. */
 export function deviceName(ua) {
   if (!ua) return 'Unknown device';
@@ -71,7 +74,7 @@ export function eventItem(e) {
     h(
       'div',
       { class: 'event-head' },
-      h('span', { class: 'event-name' }, alarming ? h('span', { class: 'event-mark', 'aria-hidden': 'true' }, '!') : null, eventLabel(e.type)),
+      h('span', {}, mark(alarming), h('span', { class: 'event-name' }, eventLabel(e.type))),
       when(e.at),
     ),
     facts([
@@ -91,7 +94,7 @@ export function eventRow(e) {
     'tr',
     { class: alarming ? 'event-alarming' : null, 'data-event-id': e.id, 'data-type': e.type },
     cell('When', when(e.at)),
-    cell('Event', h('span', { class: 'event-name' }, alarming ? h('span', { class: 'event-mark', 'aria-hidden': 'true' }, '!') : null, eventLabel(e.type)), h('div', { class: 'hint' }, h('code', {}, e.type))),
+    cell('Event', h('span', {}, mark(alarming), h('span', { class: 'event-name' }, eventLabel(e.type))), h('div', { class: 'hint' }, h('code', {}, e.type))),
     cell('User', e.userId ? h('code', {}, e.userId) : 'None'),
     cell('IP address', e.ip || 'Unknown'),
     cell('Device', e.userAgent ? h('span', { title: e.userAgent }, deviceName(e.userAgent)) : 'Unknown'),

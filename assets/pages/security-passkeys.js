@@ -63,7 +63,7 @@ function passkeyItem(p) {
     h('div', { class: 'field' }, h('label', { for: renameId }, 'New name'), input, h('p', { class: 'field-error', id: `${renameId}-error` })),
     h('div', { class: 'item-actions' }, save, h('button', { type: 'button', class: 'secondary compact', 'data-action': 'cancel-rename', onclick: () => { form.hidden = true; actions.hidden = false; focusOn(renameButton); } }, 'Cancel')),
   );
-  const renameButton = h('button', { type: 'button', class: 'secondary compact', 'data-action': 'rename' }, 'Rename');
+  const renameButton = h('button', { type: 'button', class: 'secondary compact', 'data-action': 'rename', 'aria-describedby': title.id }, 'Rename');
   renameButton.addEventListener('click', () => {
     actions.hidden = true;
     form.hidden = false;
@@ -71,7 +71,7 @@ function passkeyItem(p) {
     input.focus();
     input.select();
   });
-  const del = h('button', { type: 'button', class: 'danger-outline compact', 'data-action': 'delete' }, 'Delete');
+  const del = h('button', { type: 'button', class: 'danger-outline compact', 'data-action': 'delete', 'aria-describedby': title.id }, 'Delete');
   del.addEventListener('click', async () => {
     alert.say('');
     const ok = await confirmAction({

@@ -19,7 +19,7 @@ let alert;
 function providerItem(linked) {
   const [key, p] = byEnum(linked.provider);
   const itemAlert = actionAlert();
-  const unlink = h('button', { type: 'button', class: 'danger-outline compact', 'data-action': 'unlink' }, 'Unlink');
+  const unlink = h('button', { type: 'button', class: 'danger-outline compact', 'data-action': 'unlink', 'aria-describedby': `provider-${key}-name` }, 'Unlink');
   unlink.addEventListener('click', async () => {
     itemAlert.say('');
     const ok = await confirmAction({
@@ -41,12 +41,12 @@ function providerItem(linked) {
   });
   return h(
     'li',
-    { class: 'item', 'data-provider': key },
+    { class: 'item', 'data-provider': key, 'aria-labelledby': `provider-${key}-name` },
     h(
       'div',
       { class: 'item-head' },
       p.icon ? h('img', { src: `/assets/pages/${p.icon}`, alt: '', width: 20, height: 20 }) : null,
-      h('h3', {}, p.name),
+      h('h3', { id: `provider-${key}-name` }, p.name),
     ),
     facts([
       ['Email', linked.email || 'None shared', 'email'],

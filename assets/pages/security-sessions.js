@@ -16,7 +16,7 @@ function sessionItem(s) {
   const title = h('h3', { id: `session-${s.id}-name` }, deviceName(s.userAgent));
   const actions = h('div', { class: 'item-actions' });
   if (!s.current) {
-    const out = h('button', { type: 'button', class: 'danger-outline compact', 'data-action': 'revoke' }, 'Sign out');
+    const out = h('button', { type: 'button', class: 'danger-outline compact', 'data-action': 'revoke', 'aria-describedby': title.id }, 'Sign out');
     out.addEventListener('click', async () => {
       itemAlert.say('');
       const ok = await confirmAction({

@@ -33,6 +33,7 @@ pub enum Event {
     SocialUnlinked,
     SocialAccountClaimed,
     ProfileUpdated,
+    RecoveryCodesRegenerated,
 }
 
 impl Event {
@@ -64,6 +65,7 @@ impl Event {
             Event::SocialUnlinked => "social_unlinked",
             Event::SocialAccountClaimed => "social_account_claimed",
             Event::ProfileUpdated => "profile_updated",
+            Event::RecoveryCodesRegenerated => "recovery_codes_regenerated",
         }
     }
 }

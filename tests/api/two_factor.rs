@@ -358,6 +358,16 @@ db_test!(regenerated_recovery_codes_replace_the_old_ones, |app| {
     verify(&app, &l["userId"], &fresh[0], &l["mfaToken"])
         .await
         .ok();
+    let events: Vec<String> = app
+        .audit_rows(&t.user_id)
+        .await
+        .into_iter()
+        .map(|r| r.event)
+        .collect();
+    assert!(
+        events.contains(&"recovery_codes_regenerated".to_owned()),
+        "{events:?}"
+    );
 });
 
 db_test!(two_factor_events_are_audited, |app| {

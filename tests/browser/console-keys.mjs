@@ -4,7 +4,8 @@
 //   (name, scopes, environment, expiry, IPs) -> its secret shown once in a dialog (copied
 //   to the clipboard) -> the secret works with X-API-Key against { me { id } } (from
 //   node) -> "Done": the secret is nowhere in the DOM, nor after leaving the page and
-//   coming back (history, and a fresh load); rotation with a grace period of an hour ->
+//   coming back (history, and a fresh load); by keyboard, Escape closes the box and
+//   takes the secret; rotation with a grace period of an hour ->
 //   old and new secrets both work; revoke (confirmed; a cancel changes nothing) -> the
 //   key is refused; delete -> refused and gone; an action the API refuses (a key deleted
 //   behind the page's back) shows the API's message next to that key; 72 keys page by
@@ -108,6 +109,18 @@ async function main() {
   await page.waitForSelector(key(keyId));
   await assertNotInPage(page, secret, 'the secret, on /account/keys loaded again');
   step('to /account and back (history), and a fresh load: the secret is not in the page');
+
+  // 4b. The keyboard only: Enter in the name field creates, Escape closes the box, and
+  // the secret goes with it.
+  await page.focus('#key-name');
+  await page.keyboard.type('keyboard key');
+  await page.keyboard.press('Enter');
+  const typed = await readSecretDialog(page, 'Your new API key');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#secret-dialog', { state: 'detached' });
+  await assertNotInPage(page, typed, 'the secret, after Escape');
+  await page.waitForFunction(() => document.activeElement?.closest('#keys li:first-child'));
+  step('keyboard: Enter creates "keyboard key", Escape closes its box (the secret gone), the focus on the new key');
 
   // 5. Rotation with a grace period: the old and the new secret both work.
   await page.click(`${key(keyId)} [data-action="rotate"]`);

@@ -227,7 +227,7 @@ export function authenticator(secret) {
 
 /** GETs each page from node: 200, HTML, the CSP, no inline script or style, the noscript text. */
 export async function checkPagesServed(origin) {
-  const paths = ['/login', '/signup', '/forgot-password', '/reset-password?token=x', '/verify-email?token=x', '/account', '/oauth/callback/google'];
+  const paths = ['/login', '/signup', '/forgot-password', '/reset-password?token=x', '/verify-email?token=x', '/account', '/account/keys', '/account/security', '/admin', '/oauth/callback/google'];
   for (const p of paths) {
     const res = await fetch(`${origin}${p}`, { redirect: 'manual' });
     const html = await res.text();

@@ -102,7 +102,7 @@ fn device_name(name: &str) -> Result<String> {
     match name.chars().count() {
         1..=64 if !name.chars().any(char::is_control) => Ok(name.to_owned()),
         _ => Err(Error::bad_input(
-            "device_name must be 1 to 64 characters, without control characters.",
+            "The passkey's name (device_name) must be 1 to 64 characters, without control characters.",
         )),
     }
 }

@@ -369,6 +369,15 @@ impl Idm {
         self.store_recovery_codes(&txn, user_id, &codes, now)
             .await?;
         txn.commit().await?;
+        audit::record(
+            &self.db,
+            Event::RecoveryCodesRegenerated,
+            Some(user_id),
+            client,
+            Some("the older codes no longer work".into()),
+            now,
+        )
+        .await;
         Ok(codes)
     }
 }
