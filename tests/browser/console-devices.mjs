@@ -16,7 +16,7 @@
 // security-sessions, security-activity (and -phone.png of each).
 //
 //   cargo build --locked && npm ci --prefix tests/browser && node tests/browser/console-devices.mjs
-import { fail, launchBrowser, makeGql, nodeSender, run, signupVerifyLogin, sleep, startServer, step } from './lib.mjs';
+import { addVirtualAuthenticator, fail, launchBrowser, makeGql, nodeSender, run, signupVerifyLogin, sleep, startServer, step } from './lib.mjs';
 import { DESKTOP, assertClean, expectFieldError, expectPath, expectText, watch } from './pages-lib.mjs';
 import { CONSOLE_ENV, answerDialog, bearer, errorOf, meWithToken, nodeLogin, open, shoot, signIn, signOut, texts } from './console-lib.mjs';
 
@@ -33,11 +33,7 @@ async function main() {
   const context = await browser.newContext({ viewport: DESKTOP });
   const page = await context.newPage();
   const watcher = await watch(page, origin);
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
+  const { cdp, authenticatorId } = await addVirtualAuthenticator(page);
   // /login starts a passkey autofill request on load, which the virtual authenticator
   // would answer at once: presence stays off except when a step wants a passkey.
   const presence = (enabled) => cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled });

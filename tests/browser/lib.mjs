@@ -293,3 +293,23 @@ export async function signupVerifyLogin(gql, outbox, { prefix = 'browser', passw
   step(`login: access token for user ${userId}`);
   return { email, password, userId, accessToken: login.login.accessToken };
 }
+
+/**
+ * A CDP virtual authenticator on `page`'s context, as a platform authenticator with
+ * resident keys and user verification: { cdp, authenticatorId }.
+ */
+export async function addVirtualAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}

@@ -14,7 +14,7 @@
 // login-2fa-recovery.png, account-passkey.png.
 //
 //   cargo build --locked && npm ci --prefix tests/browser && node tests/browser/pages-factors.mjs
-import { fail, launchBrowser, makeGql, nodeSender, pageSender, run, signupVerifyLogin, sleep, startServer, step } from './lib.mjs';
+import { addVirtualAuthenticator, fail, launchBrowser, makeGql, nodeSender, pageSender, run, signupVerifyLogin, sleep, startServer, step } from './lib.mjs';
 import {
   DESKTOP,
   PAGES_ENV,
@@ -81,18 +81,7 @@ async function main() {
   const context = await browser.newContext({ viewport: DESKTOP });
   const page = await context.newPage();
   const watcher = await watch(page, origin);
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  const { cdp, authenticatorId } = await addVirtualAuthenticator(page);
   step(`virtual authenticator ${authenticatorId}`);
 
   // 1. A passkey, registered from a page of the server (one with no WebAuthn of its own).

@@ -15,6 +15,7 @@
 // Environment: LATCHKEY_BIN (server binary), CHROMIUM (default /usr/bin/chromium).
 // The server, the timeout, the cleanup and the GraphQL helper are in lib.mjs.
 import {
+  addVirtualAuthenticator,
   fail,
   launchBrowser,
   makeGql,
@@ -52,18 +53,7 @@ async function main() {
   if (nav?.status() !== 200) fail(`GET ${origin}/graphql answered ${nav?.status()}`);
   step(`opened ${page.url()} (GraphiQL page; page origin = WebAuthn origin)`);
 
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  const { cdp, authenticatorId } = await addVirtualAuthenticator(page);
   step(`virtual authenticator ${authenticatorId} (ctap2, internal, resident keys, UV)`);
 
   // GraphQL requests sent by the page itself (fetch, same origin).
