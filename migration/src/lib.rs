@@ -10,6 +10,7 @@ mod m20261122_000005_social;
 mod m20261122_000006_mfa_first_factor;
 mod m20261202_000007_mfa_client;
 mod m20261203_000008_audit_api;
+mod m20261203_000009_oauth_state_user;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_mfa_first_factor::Migration),
             Box::new(m20261202_000007_mfa_client::Migration),
             Box::new(m20261203_000008_audit_api::Migration),
+            Box::new(m20261203_000009_oauth_state_user::Migration),
         ]
     }
 }

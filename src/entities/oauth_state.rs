@@ -11,6 +11,8 @@ pub struct Model {
     pub pkce_verifier: String,
     pub nonce: String,
     pub expires_at: i64,
+    /// The user who started the flow while signed in (only they can link with it).
+    pub user_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -166,7 +166,13 @@ impl SocialMutation {
     ) -> Result<OAuthStart> {
         let (idm, caller) = state(ctx)?;
         let start = idm
-            .oauth_authorization_url(provider.into(), &redirect_uri, &caller.client, caller.now)
+            .oauth_authorization_url(
+                provider.into(),
+                &redirect_uri,
+                caller.user.as_ref().map(|u| u.user_id.as_str()),
+                &caller.client,
+                caller.now,
+            )
             .await?;
         Ok(OAuthStart {
             url: start.url,
@@ -200,10 +206,10 @@ impl SocialMutation {
         Ok(step.into())
     }
 
-    /// Links another provider to the signed-in user: start with oauthAuthorizationUrl,
-    /// then pass the code and state the provider sent to the redirect page here (instead
-    /// of oauthCallback). Needs a sign-in within the last 15 minutes; answers the linked
-    /// providers.
+    /// Links another provider to the signed-in user: start with oauthAuthorizationUrl
+    /// sent with the same user's access token, then pass the code and state the provider
+    /// sent to the redirect page here (instead of oauthCallback). Needs a verified email
+    /// and a sign-in within the last 15 minutes; answers the linked providers.
     #[graphql(directive = user_token::apply(None))]
     async fn link_provider(
         &self,

@@ -1557,15 +1557,29 @@ social_test!(
 
 const LINK: &str = "mutation($p: OAuthProvider!, $c: String!, $s: String!) { linkProvider(provider: $p, code: $c, state: $s) { provider email } }";
 
-/// The web flow up to the provider's redirect, for whoever `who` is at `p`: (code, state).
+/// The web flow, started by the holder of `token` (None: anonymously), up to the
+/// provider's redirect, for whoever `who` is at `p`: (code, state).
 async fn provider_redirect(
     app: &TestApp,
     idp: &Providers,
     p: Provider,
     who: Person,
+    token: Option<&str>,
 ) -> (String, String) {
     idp.next_user(p, who);
-    let (url, state) = begin(app, p).await;
+    let (url, state) = match token {
+        None => begin(app, p).await,
+        Some(t) => {
+            let r = app
+                .gql_as(t, START, json!({ "p": p.gql(), "r": REDIRECT_URI }))
+                .await;
+            let s = &r.ok()["oauthAuthorizationUrl"];
+            (
+                s["url"].as_str().expect("url").to_owned(),
+                s["state"].as_str().expect("state").to_owned(),
+            )
+        }
+    };
     let (code, back) = browse(&url).await;
     assert_eq!(back, state);
     (code, state)
@@ -1577,7 +1591,14 @@ social_test!(
         // A squatter on an address nobody proved links nothing: the provider would open
         // the account once its owner verified the email (review finding).
         let squatter = app.signup("victim@example.com").await;
-        let (code, state) = provider_redirect(&app, &idp, X, person("x-squat").name("Sq")).await;
+        let (code, state) = provider_redirect(
+            &app,
+            &idp,
+            X,
+            person("x-squat").name("Sq"),
+            Some(&squatter.access),
+        )
+        .await;
         let r = app
             .gql_as(
                 &squatter.access,
@@ -1590,7 +1611,22 @@ social_test!(
 
         let me = app.signup_verified("linker@example.com").await;
         let gh = || person("777001").github_email("elsewhere@example.com", true, true);
-        let (code, state) = provider_redirect(&app, &idp, Github, gh()).await;
+        // A flow someone else started (a code and state planted on me), or nobody
+        // signed in started, does not link.
+        let attacker = app.signup_verified("planter@example.com").await;
+        for starter in [Some(attacker.access.as_str()), None] {
+            let (code, state) = provider_redirect(&app, &idp, Github, gh(), starter).await;
+            let r = app
+                .gql_as(
+                    &me.access,
+                    LINK,
+                    json!({ "p": "GITHUB", "c": code, "s": state }),
+                )
+                .await;
+            refused(&r, "BAD_USER_INPUT", &["not started by this account"]);
+        }
+        assert!(linked(&app, &me.access).await.is_empty());
+        let (code, state) = provider_redirect(&app, &idp, Github, gh(), Some(&me.access)).await;
         let r = app
             .gql_as(
                 &me.access,
@@ -1620,7 +1656,7 @@ social_test!(
         );
         // Another user cannot take it, nor link a second GitHub account to this one.
         let other = app.signup_verified("other-linker@example.com").await;
-        let (code, state) = provider_redirect(&app, &idp, Github, gh()).await;
+        let (code, state) = provider_redirect(&app, &idp, Github, gh(), Some(&other.access)).await;
         let r = app
             .gql_as(
                 &other.access,
@@ -1634,6 +1670,7 @@ social_test!(
             &idp,
             Github,
             person("777002").github_email("x@example.com", true, true),
+            Some(&me.access),
         )
         .await;
         let r = app
@@ -1651,6 +1688,7 @@ social_test!(
             &idp,
             Google,
             person("g-linker").email("linker@example.com", true),
+            Some(&me.access),
         )
         .await;
         let vars = json!({ "p": "GOOGLE", "c": code, "s": state });

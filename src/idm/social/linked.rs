@@ -57,7 +57,9 @@ impl Idm {
         self.require_verified_email(user_id).await?;
         self.require_fresh_sign_in((user_id, sid), &format!("link {}", p.name()), now)
             .await?;
-        let who: ProviderIdentity = self.identity_from_code(p, code, state, client, now).await?;
+        let who: ProviderIdentity = self
+            .identity_from_code(p, code, state, Some(user_id), client, now)
+            .await?;
         let holder = identity::Entity::find()
             .filter(identity::Column::Provider.eq(p.as_str()))
             .filter(identity::Column::Subject.eq(who.subject.clone()))

@@ -149,10 +149,13 @@ impl Idm {
         own || s.oauth.redirect_uris.iter().any(|u| u == redirect_uri)
     }
 
+    /// Starts a web flow. `started_by`: the signed-in user asking (a user token), whom a
+    /// `link_provider` with this flow's state must be.
     pub async fn oauth_authorization_url(
         &self,
         p: Provider,
         redirect_uri: &str,
+        started_by: Option<&str>,
         client: &ClientInfo,
         now: i64,
     ) -> Result<FlowStart> {
@@ -192,6 +195,7 @@ impl Idm {
             pkce_verifier: Set(verifier.secret().to_owned()),
             nonce: Set(nonce),
             expires_at: Set(now + FLOW_TTL_SECS),
+            user_id: Set(started_by.map(str::to_owned)),
         }
         .insert(&self.db)
         .await?;
@@ -212,18 +216,22 @@ impl Idm {
         client: &ClientInfo,
         now: i64,
     ) -> Result<LoginStep> {
-        let who = self.identity_from_code(p, code, state, client, now).await?;
+        let who = self
+            .identity_from_code(p, code, state, None, client, now)
+            .await?;
         self.social_login(who.or_first_name(first_name), client, now)
             .await
     }
 
     /// Who the provider says signed in: the state claimed once, the code exchanged
     /// with its PKCE verifier, the ID token or the provider's API checked.
+    /// With `linking`, the flow must have been started by that user.
     pub(super) async fn identity_from_code(
         &self,
         p: Provider,
         code: &str,
         state: &str,
+        linking: Option<&str>,
         client: &ClientInfo,
         now: i64,
     ) -> Result<ProviderIdentity> {
@@ -245,6 +253,13 @@ impl Idm {
             .await?
             .filter(|f| f.expires_at > now && f.provider == p.as_str())
             .ok_or_else(gone)?;
+        if let Some(user_id) = linking
+            && flow.user_id.as_deref() != Some(user_id)
+        {
+            return Err(Error::bad_input(
+                "This flow was not started by this account: start linking again from your account (oauthAuthorizationUrl, signed in).",
+            ));
+        }
         let claimed = oauth_state::Entity::delete_many()
             .filter(oauth_state::Column::StateHash.eq(hash))
             .exec(&self.db)
