@@ -1,6 +1,7 @@
-// /verify-email?token=: confirmEmailVerification at once ("Confirming..." meanwhile);
-// then done, or why not and the next step: a new link (requestEmailVerification) when
-// this browser is signed in, else sign in first.
+// /verify-email?token=: confirmEmailVerification when the person presses "Confirm my
+// email" (not on load: a mail scanner that follows links confirms nothing), with
+// "Confirming..." meanwhile; then done, or why not and the next step: a new link
+// (requestEmailVerification) when this browser is signed in, else sign in first.
 import { gql, refresh } from './api.js';
 import { $, config, showPanel, whileBusy } from './forms.js';
 
@@ -64,6 +65,10 @@ export async function init() {
     await failed('This link is incomplete: it has no token. Open the link from the email again.');
     return;
   }
+  const button = $('#confirm');
+  button.focus();
+  await new Promise((resolve) => button.addEventListener('click', resolve, { once: true }));
+  showPanel('verify-checking');
   try {
     await gql(CONFIRM, { token });
   } catch (err) {

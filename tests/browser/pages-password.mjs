@@ -48,6 +48,19 @@ function expireToken(database, token) {
   if (n !== '1') fail(`expiring the reset token changed ${n} rows, not 1`);
 }
 
+// Whether `email`'s account is marked verified, read from the server's SQLite file.
+function emailVerified(database, email) {
+  const script = [
+    'import sqlite3, sys',
+    'db = sqlite3.connect(sys.argv[1])',
+    'row = db.execute("SELECT email_verified FROM users WHERE email = ?", (sys.argv[2],)).fetchone()',
+    'print(row[0] if row else "none")',
+  ].join('\n');
+  const v = execFileSync('python3', ['-c', script, database, email], { encoding: 'utf8' }).trim();
+  if (v === 'none') fail(`no account for ${email} in ${database}`);
+  return v === '1';
+}
+
 async function newPage(browser, origin, watchers, options = {}) {
   const context = await browser.newContext({ viewport: DESKTOP, ...options });
   const page = await context.newPage();
@@ -133,6 +146,11 @@ async function main() {
     return route.fallback();
   });
   await page.goto(`${origin}/verify-email?token=${verifyToken}`);
+  // Opening the link confirms nothing (a mail scanner would): the person presses the button.
+  await expectText(page, '#verify-ask h1', 'Confirm your email address');
+  await sleep(300);
+  if (emailVerified(database, email)) fail('opening the verification link alone confirmed the email');
+  await page.click('#confirm');
   await expectText(page, '#verify-checking [role="status"]', 'Confirming…');
   await page.unroute(`${origin}/graphql`);
   await expectText(page, '#verify-done h1', 'Your email is confirmed');
@@ -151,6 +169,7 @@ async function main() {
   // 4. The same link again: the API's message, and nothing left to do.
   const used = await apiError(origin, 'a used verification link', 'mutation ($t: String!) { confirmEmailVerification(token: $t) }', { t: verifyToken });
   await page.goto(`${origin}/verify-email?token=${verifyToken}`);
+  await page.click('#confirm');
   await expectText(page, '#failed-message', used);
   await expectText(page, '#failed-heading', 'Your email is already confirmed');
   await expectText(page, '#failed-next', /is confirmed, so there is nothing left to do/);
@@ -175,6 +194,7 @@ async function main() {
   await expectText(other.page, '#signup-done h1', 'Check your email');
   await mailedToken(outbox, email2, 'verify-email', seen);
   await other.page.goto(`${origin}/verify-email?token=not-a-real-token`);
+  await other.page.click('#confirm');
   await expectText(other.page, '#failed-message', used);
   await other.page.click('#resend');
   await expectText(other.page, '#resent', `We sent a new link to ${email2}. It works for 24 hours.`);
