@@ -164,6 +164,9 @@ async function main() {
   await shoot(page, 'account', { phone: true });
   await page.goto(`${origin}/`);
   await expectPath(page, '/account');
+  // Let the page's own refresh finish before leaving it: a navigation that cancels a
+  // refresh in flight loses the rotated cookie (the server's reuse grace is to come).
+  await page.waitForLoadState('networkidle');
   step('/ with a session goes to /account');
 
   // 4. The same link again: the API's message, and nothing left to do.
