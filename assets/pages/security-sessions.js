@@ -1,5 +1,6 @@
 // /account/security, "Where you are signed in": the user's live sessions (sessions),
-// this browser's marked, signing one out (revokeSession) and every other one.
+// this browser's marked, signing one out (revokeSession) and every other one
+// (revokeOtherSessions).
 import { gql } from './api.js';
 import { h, whileBusy } from './forms.js';
 import { actionAlert, announce, badge, confirmAction, facts, focusOn, pageAlert, when } from './console.js';
@@ -7,6 +8,7 @@ import { deviceName } from './events.js';
 
 const LIST = 'query { sessions { id createdAt lastUsedAt expiresAt ip userAgent current } }';
 const REVOKE = 'mutation ($id: ID!) { revokeSession(id: $id) }';
+const REVOKE_OTHERS = 'mutation { revokeOtherSessions }';
 
 let body;
 let alert;
@@ -63,16 +65,8 @@ async function signOutOthers(button, others) {
   });
   if (!ok) return;
   try {
-    await whileBusy(button, 'Signing out…', async () => {
-      for (const s of others) {
-        try {
-          await gql(REVOKE, { id: s.id });
-        } catch (err) {
-          // Gone in the meantime (expired, signed out elsewhere): nothing left to do.
-          if (err.code !== 'NOT_FOUND') throw err;
-        }
-      }
-    });
+    // One operation: every other session ends at once, whichever started meanwhile.
+    await whileBusy(button, 'Signing out…', () => gql(REVOKE_OTHERS));
     await load();
     announce('Every other session was signed out.');
     focusOn(document.getElementById('sessions-heading'));

@@ -127,6 +127,18 @@ impl AccountsMutation {
             .await?)
     }
 
+    /// Signs out every session of the signed-in user but this one, at once; answers how
+    /// many ended.
+    #[graphql(directive = user_token::apply(None))]
+    async fn revoke_other_sessions(&self, ctx: &Context<'_>) -> Result<i32> {
+        let (idm, caller) = state(ctx)?;
+        let me = caller.acting()?;
+        let n = idm
+            .revoke_other_sessions(me.user_id, me.session_id, &caller.client, caller.now)
+            .await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
     #[graphql(directive = user_token::apply(None))]
     async fn mark_welcome_seen(&self, ctx: &Context<'_>) -> Result<User> {
         let (idm, caller) = state(ctx)?;

@@ -380,6 +380,33 @@ impl Idm {
         Ok(true)
     }
 
+    /// Signs out every session of the user but the caller's own (`sid`), in one
+    /// statement: how many ended. An API key has no session to keep: refused.
+    pub async fn revoke_other_sessions(
+        &self,
+        user_id: &str,
+        sid: Option<&str>,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<u64> {
+        let Some(sid) = sid else {
+            return Err(Error::bad_input(
+                "There is no session of yours to keep here (an API key has none): use logout(allSessions: true) to sign out everywhere.",
+            ));
+        };
+        let ids = self.revoke_sessions(user_id, None, Some(sid), now).await?;
+        audit::record(
+            &self.db,
+            Event::SessionRevoked,
+            Some(user_id),
+            client,
+            Some(format!("every other session: {}", ids.len())),
+            now,
+        )
+        .await;
+        Ok(ids.len() as u64)
+    }
+
     /// Signs out the session a refresh token belongs to (the browser pages hold one in a
     /// cookie). A used token still names its session, and signing out ends it. False
     /// when the token names no live session.

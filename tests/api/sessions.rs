@@ -167,3 +167,42 @@ db_test!(another_users_session_is_not_found, |app| {
     r.expect_code("NOT_FOUND");
     app.me(&a.access).await.ok();
 });
+
+db_test!(revoke_other_sessions_keeps_only_this_one, |app| {
+    let first = app.signup("others@example.com").await;
+    let second = app.login_tokens("others@example.com", PASSWORD).await;
+    let third = app.login_tokens("others@example.com", PASSWORD).await;
+    let r = app
+        .gql_as(
+            &second.access,
+            "mutation { revokeOtherSessions }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.ok()["revokeOtherSessions"], 2);
+    app.me(&second.access).await.ok();
+    app.me(&first.access).await.expect_code("UNAUTHENTICATED");
+    app.me(&third.access).await.expect_code("UNAUTHENTICATED");
+    // An API key has no session to keep: the field takes user tokens only.
+    let key = app
+        .gql_as(
+            &second.access,
+            "mutation { createApiKey(input: { name: \"k\" }) { secret } }",
+            json!({}),
+        )
+        .await
+        .ok()["createApiKey"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.gql_with(
+        "mutation { revokeOtherSessions }",
+        json!({}),
+        &[("x-api-key", &key)],
+    )
+    .await
+    .expect_code("FORBIDDEN");
+    app.gql("mutation { revokeOtherSessions }", json!({}))
+        .await
+        .expect_code("UNAUTHENTICATED");
+});
