@@ -103,6 +103,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             tracing::info!("latchkey listening on http://{addr}");
             println!("GraphiQL: http://{addr}/graphql");
+            if state.idm.settings.console.enabled {
+                println!("Sign in:  http://{addr}/login");
+            }
             startup::run(state, listener).await
         }
     }

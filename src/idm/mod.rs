@@ -21,6 +21,7 @@ pub mod passwords;
 pub mod profile;
 pub mod rate_limit;
 pub mod sessions;
+pub mod sign_out;
 pub mod social;
 pub mod step_up;
 pub mod tokens;
