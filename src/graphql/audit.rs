@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::directives::user_token;
 use super::state;
-use super::types::{Role, User, time};
+use super::types::{Role, User, int, time};
 use crate::idm::activity::{self, EventFilter};
 use crate::idm::admin;
 
@@ -64,7 +64,6 @@ pub struct UserPage {
 
 impl From<admin::UserPage> for UserPage {
     fn from(p: admin::UserPage) -> Self {
-        let int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
         Self {
             items: p.items.into_iter().map(Into::into).collect(),
             total: int(p.total),

@@ -265,9 +265,13 @@ pub struct ApiKeyPage {
     pub limit: i32,
 }
 
+/// A count for an `Int` field (a page's total, offset, limit): capped at i32::MAX.
+pub fn int(n: u64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 impl From<keys::Page> for ApiKeyPage {
     fn from(p: keys::Page) -> Self {
-        let int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
         Self {
             items: p.items.into_iter().map(Into::into).collect(),
             total: int(p.total),

@@ -7,7 +7,12 @@ use sha2::{Digest, Sha256};
 
 /// A strong ETag of `bytes`.
 pub fn etag_of(bytes: &[u8]) -> String {
-    format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..12]))
+    etag_of_hash(&Sha256::digest(bytes))
+}
+
+/// The ETag of a file whose SHA-256 is known already.
+pub fn etag_of_hash(sha256: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(&sha256[..12.min(sha256.len())]))
 }
 
 /// The content type of a file name's extension; None for one this server does not serve.

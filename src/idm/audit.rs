@@ -1,6 +1,7 @@
 //! The audit log of security events. Recording never fails the operation it records:
 //! a failure to write is logged as an error with the event, so it is not lost silently.
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, NotSet, Set};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 
 use super::ClientInfo;
 use crate::entities::{audit_log, user};
@@ -78,27 +79,44 @@ pub async fn record<C: ConnectionTrait>(
     detail: Option<String>,
     now: i64,
 ) {
-    // The user's tenant when the event happened (the event keeps it if they move).
-    let tenant_id = match user_id {
-        Some(id) => user::Entity::find_by_id(id.to_owned())
-            .one(db)
-            .await
-            .ok()
-            .flatten()
-            .map(|u| u.tenant_id),
-        None => None,
+    // One statement: the user's tenant when the event happened (the event keeps it if
+    // they move) comes from a subquery, not from a read of its own.
+    let tenant = match user_id {
+        Some(id) => SimpleExpr::SubQuery(
+            None,
+            Box::new(
+                Query::select()
+                    .column(user::Column::TenantId)
+                    .from(user::Entity)
+                    .and_where(Expr::col(user::Column::Id).eq(id))
+                    .to_owned()
+                    .into(),
+            ),
+        ),
+        None => Expr::value(Option::<String>::None),
     };
-    let row = audit_log::ActiveModel {
-        id: NotSet,
-        at: Set(now),
-        event: Set(event.as_str().to_owned()),
-        user_id: Set(user_id.map(str::to_owned)),
-        ip: Set(client.ip.map(|ip| ip.to_string())),
-        detail: Set(detail),
-        user_agent: Set(super::sessions::clip(client.user_agent.as_deref(), 256)),
-        tenant_id: Set(tenant_id),
-    };
-    if let Err(e) = row.insert(db).await {
+    let insert = Query::insert()
+        .into_table(audit_log::Entity)
+        .columns([
+            audit_log::Column::At,
+            audit_log::Column::Event,
+            audit_log::Column::UserId,
+            audit_log::Column::Ip,
+            audit_log::Column::Detail,
+            audit_log::Column::UserAgent,
+            audit_log::Column::TenantId,
+        ])
+        .values_panic([
+            Expr::value(now),
+            Expr::value(event.as_str()),
+            Expr::value(user_id.map(str::to_owned)),
+            Expr::value(client.ip.map(|ip| ip.to_string())),
+            Expr::value(detail),
+            Expr::value(super::sessions::clip(client.user_agent.as_deref(), 256)),
+            tenant,
+        ])
+        .to_owned();
+    if let Err(e) = db.execute(&insert).await {
         tracing::error!(error = %e, event = event.as_str(), user_id, "writing the audit log");
     }
 }

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use rust_embed::RustEmbed;
 
-use crate::http::static_files::{content_type, etag_of, not_found, serve};
+use crate::http::static_files::{content_type, etag_of_hash, not_found, serve};
 
 #[derive(RustEmbed)]
 #[folder = "assets/pages/"]
@@ -32,6 +32,7 @@ pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     let (Some(ct), Some(file)) = (content_type(&name), Files::get(&name)) else {
         return not_found();
     };
-    let etag = etag_of(&file.data);
+    // rust-embed hashed the file already (at build time in a release build).
+    let etag = etag_of_hash(&file.metadata.sha256_hash());
     serve(file.data.into_owned(), ct, &etag, &headers)
 }

@@ -21,7 +21,9 @@ use serde_json::json;
 
 use crate::http::AppState;
 use crate::http::extract::Head;
-use crate::http::graphql::{Format, Params, parse_body, refusal, reply, request_error, run};
+use crate::http::graphql::{
+    Format, Params, is_json, parse_body, refusal, reply, request_error, run,
+};
 
 /// The refresh cookie over http (development): scoped to /session.
 const REFRESH_COOKIE: &str = "lk_refresh";
@@ -85,12 +87,7 @@ fn set_cookies(app: &AppState, token: Option<&str>) -> [HeaderValue; 2] {
 
 /// The CSRF checks of every /session route: Some(the refusal) when one fails.
 fn cross_site(app: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
-    if !json {
+    if !is_json(headers) {
         return Some(request_error(
             Format::Json,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -244,7 +241,10 @@ pub async fn refresh(State(app): State<AppState>, head: Head) -> Response {
         let code = first
             .and_then(|e| e.extensions.as_ref())
             .and_then(|x| x.get("code"))
-            .map(|c| c.to_string().trim_matches('"').to_owned());
+            .and_then(|c| match c {
+                Value::String(code) => Some(code.clone()),
+                _ => None,
+            });
         // Only a refused token ends the browser's session; a rate limit or an outage
         // keeps the cookie for the next try.
         return match code.as_deref() {

@@ -110,17 +110,20 @@ pub async fn post_graphql(
     }
 }
 
+/// Whether the request's Content-Type is `application/json` (any parameters).
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// Only `application/json` POSTs reach the GraphQL engine: a form, multipart or
 /// text/plain post (what a cross-site page can send without a CORS preflight), or one
 /// without a Content-Type, is refused with 415.
 pub async fn require_json(req: axum::extract::Request, next: Next) -> axum::response::Response {
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
-    if json {
+    if is_json(req.headers()) {
         return next.run(req).await;
     }
     let format = Format::negotiate(req.headers()).unwrap_or(Format::Json);
