@@ -38,6 +38,7 @@ pub struct Settings {
     pub graphql: GraphqlSettings,
     pub metrics: MetricsSettings,
     pub console: ConsoleSettings,
+    pub rest: RestSettings,
     /// Browser origins allowed to call the API (CORS); empty: same origin only.
     #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
@@ -99,6 +100,19 @@ impl ConsoleSettings {
     }
 }
 
+/// The REST routes of REST.md, forward auth (`/auth/check`) and `/openapi.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestSettings {
+    pub enabled: bool,
+}
+
+impl Default for RestSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
 /// Where /metrics is served.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -142,6 +156,7 @@ impl Default for Settings {
             graphql: GraphqlSettings::default(),
             metrics: MetricsSettings::default(),
             console: ConsoleSettings::default(),
+            rest: RestSettings::default(),
             cors_origins: Vec::new(),
         }
     }

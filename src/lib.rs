@@ -8,6 +8,7 @@ pub mod http;
 pub mod idm;
 pub mod metrics;
 pub mod pages;
+pub mod rest;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

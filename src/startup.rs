@@ -33,6 +33,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<AppState> {
         let _ = idm.noauth_user.set(UserCaller {
             user_id: u.id,
             session_id: "noauth".into(),
+            tenant_id: u.tenant_id,
         });
     }
     spawn_last_used_flusher(&idm);

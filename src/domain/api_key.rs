@@ -55,9 +55,10 @@ impl FromStr for Scope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, DeriveValueType)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, DeriveValueType)]
 #[sea_orm(value_type = "String", from_str = "Environment::from_stored")]
 pub enum Environment {
+    #[default]
     Live,
     Test,
     Dev,

@@ -9,6 +9,7 @@ use super::types::{
 };
 use crate::domain::Scope;
 use crate::idm::Error;
+use crate::idm::api_key_changes::TemporaryKey;
 use crate::idm::api_keys::{KeyChanges, KeySpec};
 
 fn scopes(list: Option<Vec<ApiKeyScope>>) -> Vec<Scope> {
@@ -185,8 +186,12 @@ impl ApiKeysMutation {
         Ok(idm
             .create_temporary_key(
                 &user_id,
-                ttl,
-                scopes_or_read(scopes),
+                TemporaryKey {
+                    ttl_secs: ttl,
+                    scopes: scopes_or_read(scopes),
+                    environment: crate::domain::Environment::Live,
+                    label: None,
+                },
                 &caller.client,
                 caller.now,
             )

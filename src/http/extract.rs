@@ -37,7 +37,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// held open while its body trickles in cannot act on a session revoked meanwhile.
 pub struct Head {
     pub headers: HeaderMap,
-    peer: Option<IpAddr>,
+    pub peer: Option<IpAddr>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Head {
@@ -119,14 +119,34 @@ pub fn presented(headers: &HeaderMap) -> Presented<'_> {
     }
 }
 
+/// As `presented`, with Truvera's `CERTS-TOKEN` header read as the service token (both
+/// it and `X-Service-Token` sent: unreadable, never one picked).
+pub fn presented_with_certs_token(headers: &HeaderMap) -> Presented<'_> {
+    let mut p = presented(headers);
+    match (p.service_token, credential_header(headers, "certs-token")) {
+        (_, Header::Absent) => {}
+        (Header::Absent, certs) => p.service_token = certs,
+        _ => p.service_token = Header::Unreadable,
+    }
+    p
+}
+
 /// The request's caller: its client, its credentials as the core judges them, and
 /// its `now`, read here once for everything the request does.
 pub async fn caller_from(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Caller {
+    caller_with(app, headers, peer, &presented(headers)).await
+}
+
+/// The caller presenting `presented` (read from `headers` by the transport's rules).
+pub async fn caller_with(
+    app: &AppState,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    presented: &Presented<'_>,
+) -> Caller {
     let client = ClientInfo {
         ip: client_ip(app, headers, peer),
         user_agent: header(headers, "user-agent").map(str::to_owned),
     };
-    app.idm
-        .authenticate(&presented(headers), client, now())
-        .await
+    app.idm.authenticate(presented, client, now()).await
 }

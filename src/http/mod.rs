@@ -54,16 +54,22 @@ pub fn router(state: AppState) -> Router {
     } else {
         router
     };
-    router
+    let router = router
         // The GraphQL extractor streams the body, so axum's DefaultBodyLimit would not
         // bound it: this layer does, answering 413.
         .layer(RequestBodyLimitLayer::new(settings.graphql.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             graphql::explain_too_large,
-        ))
-        .layer(cors(&settings.cors_origins))
-        .with_state(state)
+        ));
+    // REST (`[rest] enabled`) after those layers: its guard bounds its bodies and writes
+    // its errors in each route family's shape.
+    let router = if settings.rest.enabled {
+        router.merge(crate::rest::router(&state))
+    } else {
+        router
+    };
+    router.layer(cors(&settings.cors_origins)).with_state(state)
 }
 
 /// /metrics alone, for its own listener (`[metrics] listen`).

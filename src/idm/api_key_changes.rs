@@ -14,6 +14,15 @@ use super::{ClientInfo, Idm};
 use crate::domain::{Environment, IpAllowlist, Scope, ScopeList};
 use crate::entities::api_key::{self, Column};
 
+/// What a temporary key is made with.
+pub struct TemporaryKey {
+    pub ttl_secs: i64,
+    pub scopes: Vec<Scope>,
+    pub environment: Environment,
+    /// Shown in the key's name ("Temporary key (label)").
+    pub label: Option<String>,
+}
+
 impl Idm {
     /// Changes a key. Its holder can never widen it beyond what they may create: the
     /// role policy applies as at creation; a temporary key's scopes can only narrow and
@@ -217,11 +226,16 @@ impl Idm {
     pub async fn create_temporary_key(
         &self,
         user_id: &str,
-        ttl_secs: i64,
-        scopes: Vec<Scope>,
+        temp: TemporaryKey,
         client: &ClientInfo,
         now: i64,
     ) -> Result<NewApiKey> {
+        let TemporaryKey {
+            ttl_secs,
+            scopes,
+            environment,
+            label,
+        } = temp;
         if !TEMPORARY_TTL.contains(&ttl_secs) {
             return Err(Error::bad_input(
                 "ttlSeconds must be between 60 and 86400 (24 hours).",
@@ -232,10 +246,14 @@ impl Idm {
         if !user.is_active {
             return Err(Error::bad_input("This user is deactivated."));
         }
+        let name = match label {
+            Some(l) => parse_name(&format!("Temporary key ({l})"))?,
+            None => "Temporary key".into(),
+        };
         let spec = KeySpec {
-            name: "Temporary key".into(),
+            name,
             scopes,
-            environment: Environment::Live,
+            environment,
             expires_at: Some(now + ttl_secs),
             ips: Vec::new(),
         };

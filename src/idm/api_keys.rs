@@ -16,6 +16,9 @@ use crate::entities::api_key::{self, Column};
 
 pub const MAX_GRACE_SECS: i64 = 7 * 24 * 3600;
 pub const MAX_PAGE: u64 = 64;
+/// The scopes of a key made where none can be asked for: the signup key, and the REST
+/// families whose documents have no scopes (Torale, Truvera).
+pub const UNSCOPED_DEFAULT: [Scope; 2] = [Scope::Read, Scope::Write];
 pub const TEMPORARY_TTL: std::ops::RangeInclusive<i64> = 60..=86_400;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,8 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct ApiKey {
     pub id: String,
+    pub user_id: String,
+    pub tenant_id: String,
     pub name: String,
     pub prefix: String,
     pub environment: Environment,
@@ -120,6 +125,8 @@ impl Idm {
             ips: m.ips.display(),
             last_used_at: Ord::max(m.last_used_at, pending),
             id: m.id,
+            user_id: m.user_id,
+            tenant_id: m.tenant_id,
             name: m.name,
             prefix: m.prefix,
             status,
@@ -299,7 +306,7 @@ impl Idm {
         }
         let spec = KeySpec {
             name: "Default key".into(),
-            scopes: vec![Scope::Read, Scope::Write],
+            scopes: UNSCOPED_DEFAULT.to_vec(),
             environment: Environment::Live,
             expires_at: None,
             ips: Vec::new(),
@@ -351,6 +358,19 @@ impl Idm {
             offset,
             limit,
         })
+    }
+
+    /// Every key of the user (deleted ones excepted), newest first: for the REST
+    /// listings that answer one array rather than pages.
+    pub async fn all_api_keys(&self, user_id: &str, now: i64) -> Result<Vec<ApiKey>> {
+        let rows = api_key::Entity::find()
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::DeletedAt.is_null())
+            .order_by_desc(Column::CreatedAt)
+            .order_by_desc(Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|m| self.to_api_key(m, now)).collect())
     }
 
     pub async fn get_api_key(&self, user_id: &str, id: &str, now: i64) -> Result<ApiKey> {

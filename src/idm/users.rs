@@ -104,6 +104,22 @@ impl Idm {
         Ok(user)
     }
 
+    /// The first user of a tenant (its owner: signup makes a tenant with one user).
+    pub async fn tenant_owner(&self, tenant_id: &str) -> Result<Option<String>> {
+        use sea_orm::{QueryOrder, QuerySelect};
+        if tenant_id.len() > 128 {
+            return Ok(None);
+        }
+        let found = user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .order_by_asc(user::Column::CreatedAt)
+            .order_by_asc(user::Column::Id)
+            .limit(1)
+            .one(&self.db)
+            .await?;
+        Ok(found.map(|u| u.id))
+    }
+
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<user::Model>> {
         let Some(email) = Email::normalise(email).filter(|e| e.len() <= 320) else {
             return Ok(None);

@@ -13,6 +13,7 @@ fn user_caller(user_id: &str) -> Caller {
         user: Some(UserCaller {
             user_id: user_id.into(),
             session_id: "s".into(),
+            ..UserCaller::default()
         }),
         ..Caller::default()
     }
@@ -35,6 +36,7 @@ db_test!(
             key: Some(KeyCaller {
                 user_id: plain.user_id.clone(),
                 scopes: Scope::ALL.to_vec(),
+                ..KeyCaller::default()
             }),
             ..Caller::default()
         };

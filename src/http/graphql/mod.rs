@@ -42,7 +42,7 @@ fn too_large(format: Format, max: usize) -> axum::response::Response {
 
 /// Whether reading the body failed on the body limit (a chunked body is only found to be
 /// too large while it is read).
-fn over_limit(e: &axum::Error) -> bool {
+pub fn over_limit(e: &axum::Error) -> bool {
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(err) = source {
         if err.to_string().contains("length limit exceeded") {

@@ -18,19 +18,24 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use super::{ClientInfo, Idm};
-use crate::domain::Scope;
+use crate::domain::{Environment, Scope};
 
 /// A verified user access token (or the development user in `noauth` mode).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct UserCaller {
     pub user_id: String,
     pub session_id: String,
+    /// The token's tenant (`tid`).
+    pub tenant_id: String,
 }
 
 /// A verified API key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct KeyCaller {
+    pub key_id: String,
     pub user_id: String,
+    pub tenant_id: String,
+    pub environment: Environment,
     pub scopes: Vec<Scope>,
 }
 
@@ -268,6 +273,7 @@ impl Idm {
                 caller.user = Some(UserCaller {
                     user_id: sub.user_id,
                     session_id: sub.session_id,
+                    tenant_id: sub.tenant_id,
                 })
             }
             Ok(false) => caller.refused = Some(Refused::InvalidToken),
@@ -288,7 +294,10 @@ impl Idm {
             Ok(v) => match (v.refusal, v.key) {
                 (None, Some(k)) => {
                     caller.key = Some(KeyCaller {
+                        key_id: k.id.clone(),
                         user_id: k.user_id.clone(),
+                        tenant_id: k.tenant_id.clone(),
+                        environment: k.environment,
                         scopes: k.scopes.clone(),
                     })
                 }

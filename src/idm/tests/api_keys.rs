@@ -290,7 +290,7 @@ async fn a_deactivated_owner_s_keys_stop_and_start_again_with_the_owner() {
         .expect("deactivate");
     assert_eq!(check(&f, &key, T0 + 1).await, Some(Refusal::UserInactive));
     let temp = f
-        .create_temporary_key(&alice, 600, vec![Scope::Read], &client(IP), T0 + 1)
+        .create_temporary_key(&alice, temporary(600), &client(IP), T0 + 1)
         .await;
     assert!(matches!(temp, Err(Error::BadInput(_))), "{temp:?}");
     f.set_user_active(&admin, &alice, true, &client(IP), T0 + 2)
@@ -305,19 +305,19 @@ async fn a_temporary_key_expires_after_its_ttl_which_is_bounded() {
     let alice = f.signup("alice@example.com").await.user.id;
     for ttl in [59, 86_401, 0, -60] {
         let r = f
-            .create_temporary_key(&alice, ttl, vec![Scope::Read], &client(IP), T0)
+            .create_temporary_key(&alice, temporary(ttl), &client(IP), T0)
             .await;
         assert!(matches!(r, Err(Error::BadInput(_))), "{ttl}: {r:?}");
     }
     let short = f
-        .create_temporary_key(&alice, 60, vec![Scope::Read], &client(IP), T0)
+        .create_temporary_key(&alice, temporary(60), &client(IP), T0)
         .await
         .expect("60 s");
     assert_eq!(short.key.expires_at, Some(T0 + 60));
     assert_eq!(check(&f, &short, T0 + 59).await, None);
     assert_eq!(check(&f, &short, T0 + 60).await, Some(Refusal::Expired));
     let day = f
-        .create_temporary_key(&alice, 86_400, vec![Scope::Read], &client(IP), T0)
+        .create_temporary_key(&alice, temporary(86_400), &client(IP), T0)
         .await
         .expect("a day");
     assert_eq!(check(&f, &day, T0 + 86_399).await, None);
@@ -534,4 +534,13 @@ async fn a_hand_over_stops_every_key_a_rotated_one_in_its_grace_included() {
         Some(Refusal::Revoked),
         "the rotated-out key does not outlive the hand-over"
     );
+}
+
+fn temporary(ttl_secs: i64) -> crate::idm::api_key_changes::TemporaryKey {
+    crate::idm::api_key_changes::TemporaryKey {
+        ttl_secs,
+        scopes: vec![Scope::Read],
+        environment: crate::domain::Environment::Live,
+        label: None,
+    }
 }

@@ -204,6 +204,7 @@ async fn the_noauth_user_stands_in_only_when_nothing_is_sent() {
     let _ = f.noauth_user.set(UserCaller {
         user_id: "dev".into(),
         session_id: "noauth".into(),
+        ..UserCaller::default()
     });
     let c = who(&f, Presented::default(), T0).await;
     assert_eq!(c.user.map(|u| u.user_id), Some("dev".to_owned()));
