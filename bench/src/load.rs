@@ -21,6 +21,10 @@ pub enum Scenario {
     Signup,
     /// verifyApiKey of a random, well-formed key: every request reaches the index.
     UnknownKeyLookup,
+    /// GET /auth/check with an API key (forward auth: no GraphQL).
+    ForwardAuth,
+    /// GET /ok of the bare axum server (`bare`): the HTTP floor.
+    BareOk,
 }
 
 pub struct Outcome {
@@ -63,6 +67,11 @@ impl Worker {
                 .json(&body)
         };
         match scenario {
+            Scenario::ForwardAuth => self
+                .client
+                .get(format!("{}/auth/check", self.url))
+                .header("x-api-key", &self.fx.key),
+            Scenario::BareOk => self.client.get(format!("{}/ok", self.url)),
             Scenario::Typename => post(json!({ "query": "{ __typename }" })),
             Scenario::MeJwt => post(json!({ "query": "{ me { id email } }" })).bearer_auth(&self.fx.access),
             Scenario::MeKey => post(json!({ "query": "{ me { id email } }" })).header("x-api-key", &self.fx.key),

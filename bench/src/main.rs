@@ -6,6 +6,7 @@
 //! requests/s, p50/p99/p99.9, errors, the server's peak RSS during the scenario, and
 //! each scenario's ratio to the limit it is judged against, measured in the same run.
 #![allow(clippy::disallowed_methods)] // tests and benchmarks measure real time
+mod bare;
 mod load;
 mod seed;
 
@@ -48,6 +49,9 @@ pub struct Args {
     /// builds (say, before and after a change) by alternating runs on the same machine.
     #[arg(long)]
     server: Option<PathBuf>,
+    /// Internal: be the bare axum server the scenarios are judged against (`bare`).
+    #[arg(long, hide = true)]
+    serve_bare: bool,
 }
 
 struct Server {
@@ -203,6 +207,9 @@ fn verdict(ratio: f64, target: f64, more_is_better: bool) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
+    if args.serve_bare {
+        return bare::serve().await;
+    }
     if args.smoke {
         args.duration = 1;
         args.warmup = 0;
@@ -325,6 +332,22 @@ async fn main() -> anyhow::Result<()> {
         judged,
     });
 
+    // Forward auth skips GraphQL: judged against a bare axum route answering 200, in
+    // its own process, driven by the same client in this run.
+    let floor = bare::start()?;
+    let (bare_ok, _) = measure_at(&floor.url, &server, &args, &fixtures, Scenario::BareOk).await;
+    let bare_rate = bare_ok.rate();
+    drop(floor);
+    let (forward, rss) = run(Scenario::ForwardAuth).await;
+    let judged = verdict(forward.rate() / bare_rate, 0.7, true)
+        + &format!(" × bare axum `GET /ok` ({bare_rate:.0} req/s)");
+    rows.push(Row {
+        name: "8 forward auth `GET /auth/check` (API key)".into(),
+        outcome: forward,
+        peak_rss_kib: rss,
+        judged,
+    });
+
     let peak_all = rows.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
     let mut text = table(&rows, idle_kib);
     text.push_str(&format!(
@@ -363,12 +386,23 @@ async fn measure(
     fx: &seed::Fixtures,
     scenario: Scenario,
 ) -> (Outcome, u64) {
+    measure_at(&server.url, server, args, fx, scenario).await
+}
+
+/// One scenario against `url` (latchkey's, or the bare floor's).
+async fn measure_at(
+    url: &str,
+    server: &Server,
+    args: &Args,
+    fx: &seed::Fixtures,
+    scenario: Scenario,
+) -> (Outcome, u64) {
     server.reset_peak();
     let (warmup, dur) = (
         Duration::from_secs(args.warmup),
         Duration::from_secs(args.duration),
     );
-    let outcome = load::run(&server.url, fx, scenario, args.connections, warmup, dur).await;
+    let outcome = load::run(url, fx, scenario, args.connections, warmup, dur).await;
     (outcome, server.rss_kib().1)
 }
 

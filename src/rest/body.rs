@@ -35,6 +35,12 @@ async fn read<T: DeserializeOwned, S: Send + Sync>(
     }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Failure::bad_input("The request body is not UTF-8 text."))?;
+    // serde reads a struct from an array too (`[null, null]`): only objects are bodies.
+    if !text.trim_start().starts_with('{') {
+        return Err(Failure::bad_input(
+            "The JSON body must be an object: {\"field\": value, ...}.",
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -171,14 +171,15 @@ fn operation(route: &Route, schemas: &mut BTreeMap<String, RefOr<Schema>>) -> Op
             "503",
             error_response("A service this depends on is unavailable.", family),
         );
+    // A public route answers 401 too: a wrong password at login.
+    op = op.response(
+        "401",
+        ResponseBuilder::from(error_response("No or invalid credential.", family))
+            .header("WWW-Authenticate", string_header("`Bearer`."))
+            .build(),
+    );
     if !route.rule.public {
         op = op
-            .response(
-                "401",
-                ResponseBuilder::from(error_response("No or invalid credential.", family))
-                    .header("WWW-Authenticate", string_header("`Bearer`."))
-                    .build(),
-            )
             .response(
                 "403",
                 error_response("The credential lacks the role or scope.", family),

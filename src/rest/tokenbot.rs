@@ -18,6 +18,7 @@ use crate::idm::auth::Caller;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBotNewKey {
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// Default `["read"]`.
     pub scopes: Option<Vec<KeyScope>>,
@@ -110,6 +111,7 @@ pub async fn delete_key(
 #[serde(deny_unknown_fields)]
 pub struct TokenBotRotation {
     /// How long the old key keeps working (0 to 604800 seconds); default 0.
+    #[schema(minimum = 0, maximum = 604800)]
     pub grace_period_seconds: Option<i64>,
 }
 

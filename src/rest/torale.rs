@@ -62,6 +62,7 @@ pub async fn mark_welcome_seen(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToraleNewKey {
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
 }
 

@@ -29,6 +29,7 @@ pub struct Credentials {
 #[serde(deny_unknown_fields)]
 pub struct SignupBody {
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     pub first_name: Option<String>,
     pub username: Option<String>,
@@ -189,6 +190,7 @@ pub async fn request_reset(
 #[serde(deny_unknown_fields)]
 pub struct ResetBody {
     pub token: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -230,6 +232,7 @@ pub async fn validate_reset(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomerKey {
+    #[schema(min_length = 1, max_length = 64)]
     pub label: String,
     /// Default `["read"]`.
     pub scopes: Option<Vec<KeyScope>>,

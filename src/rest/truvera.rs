@@ -55,6 +55,7 @@ pub struct TruveraKeyBody {
     /// IPs or CIDRs the key may be used from; empty: any.
     pub ips: Option<Vec<String>>,
     /// The key's name (1 to 64 characters); default "API key".
+    #[schema(min_length = 1, max_length = 64)]
     pub alias: Option<String>,
 }
 

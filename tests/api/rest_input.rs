@@ -139,6 +139,13 @@ db_test!(bad_input_is_a_4xx_in_the_familys_shape_never_a_500, |app| {
         ),
         case("array", post.clone(), "/auth/login", b"[]", 400),
         case(
+            "array as a struct",
+            post.clone(),
+            "/keys",
+            b"[null, null]",
+            400,
+        ),
+        case(
             "long password",
             post.clone(),
             "/auth/signup",
