@@ -63,13 +63,17 @@ pub fn router(state: AppState) -> Router {
             graphql::explain_too_large,
         ));
     // REST (`[rest] enabled`) after those layers: its guard bounds its bodies and writes
-    // its errors in each route family's shape.
-    let router = if settings.rest.enabled {
-        router.merge(crate::rest::router(&state))
-    } else {
-        router
+    // its errors in each route family's shape. Forward auth comes after CORS too: the
+    // CORS layer would answer a proxy's OPTIONS question itself, unjudged.
+    let rest = settings.rest.enabled.then(|| crate::rest::router(&state));
+    let (router, forward) = match rest {
+        Some(r) => (router.merge(r.api), r.forward),
+        None => (router, Router::new()),
     };
-    router.layer(cors(&settings.cors_origins)).with_state(state)
+    router
+        .layer(cors(&settings.cors_origins))
+        .merge(forward)
+        .with_state(state)
 }
 
 /// /metrics alone, for its own listener (`[metrics] listen`).
@@ -88,7 +92,7 @@ fn cors(origins: &[String]) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

@@ -16,6 +16,8 @@ use crate::entities::api_key::{self, Column};
 
 pub const MAX_GRACE_SECS: i64 = 7 * 24 * 3600;
 pub const MAX_PAGE: u64 = 64;
+/// The most keys a one-array listing (REST) answers: the newest.
+pub const MAX_LISTED: u64 = 500;
 /// The scopes of a key made where none can be asked for: the signup key, and the REST
 /// families whose documents have no scopes (Torale, Truvera).
 pub const UNSCOPED_DEFAULT: [Scope; 2] = [Scope::Read, Scope::Write];
@@ -360,7 +362,7 @@ impl Idm {
         })
     }
 
-    /// Every key of the user (deleted ones excepted), newest first: for the REST
+    /// The user's newest `MAX_LISTED` keys (deleted ones excepted): for the REST
     /// listings that answer one array rather than pages.
     pub async fn all_api_keys(&self, user_id: &str, now: i64) -> Result<Vec<ApiKey>> {
         let rows = api_key::Entity::find()
@@ -368,6 +370,7 @@ impl Idm {
             .filter(Column::DeletedAt.is_null())
             .order_by_desc(Column::CreatedAt)
             .order_by_desc(Column::Id)
+            .limit(MAX_LISTED)
             .all(&self.db)
             .await?;
         Ok(rows.into_iter().map(|m| self.to_api_key(m, now)).collect())

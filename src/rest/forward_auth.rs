@@ -26,14 +26,26 @@ pub fn scopes_for(method: &str) -> Vec<Scope> {
     }
 }
 
-/// The original method: what the proxy says it was, else this request's own.
+/// The original method: what the proxy says it was (`X-Forwarded-Method` or
+/// `X-Original-Method`), else this request's own (Envoy forwards the method itself).
+/// A proxy may pass the client's own headers on beside the one it sets (nginx's
+/// `auth_request` does), so a header sent twice, empty, unreadable, or the two headers
+/// naming different methods, is no method we can name: it needs every scope.
 fn original_method<'a>(headers: &'a HeaderMap, own: &'a Method) -> &'a str {
-    ["x-forwarded-method", "x-original-method"]
-        .iter()
-        .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .unwrap_or(own.as_str())
+    const UNKNOWN: &str = "";
+    let mut named: Option<&str> = None;
+    for name in ["x-forwarded-method", "x-original-method"] {
+        for value in headers.get_all(name) {
+            let Some(m) = value.to_str().ok().map(str::trim).filter(|m| !m.is_empty()) else {
+                return UNKNOWN;
+            };
+            match named {
+                Some(seen) if !seen.eq_ignore_ascii_case(m) => return UNKNOWN,
+                _ => named = Some(m),
+            }
+        }
+    }
+    named.unwrap_or(own.as_str())
 }
 
 fn put(resp: &mut Response, name: &'static str, value: &str) {
@@ -52,10 +64,19 @@ pub async fn check(
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Every identity header, empty where it does not apply: a proxy that copies only
+    // the headers of this answer then never lets a client's own copy through.
     if let Some(user) = &caller.user {
         put(&mut resp, "x-latchkey-user-id", &user.user_id);
         put(&mut resp, "x-latchkey-tenant-id", &user.tenant_id);
         put(&mut resp, "x-latchkey-credential", "user_token");
+        for name in [
+            "x-latchkey-key-id",
+            "x-latchkey-scopes",
+            "x-latchkey-environment",
+        ] {
+            put(&mut resp, name, "");
+        }
         return resp;
     }
     let rule = Rule {

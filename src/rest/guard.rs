@@ -76,6 +76,12 @@ pub async fn guard(State(g): State<Guarded>, req: Request, next: Next) -> Respon
         } else {
             presented(&parts.headers)
         };
+        // Forward auth never admits a request that sends nothing, not even as the
+        // `noauth` development user: that would open the whole API behind the proxy.
+        if family == Family::Forward && !presented.any() {
+            let e = idm::Error::unauthenticated("Invalid or missing API key");
+            return refusal(family, false, &Caller::default(), e).render(family);
+        }
         let caller = caller_with(&g.app, &parts.headers, peer, &presented).await;
         if let Err(e) = g.app.idm.authorize(&g.policy.rule, &caller).await {
             return refusal(family, presented.any(), &caller, e).render(family);

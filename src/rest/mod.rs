@@ -28,8 +28,16 @@ use crate::http::AppState;
 use failure::{Failure, Family};
 use guard::{Guarded, Policy};
 
-/// The REST routes and `/openapi.json`, each guarded by its row of the table.
-pub fn router(app: &AppState) -> Router<AppState> {
+/// The REST routes and `/openapi.json` (`api`), and forward auth (`forward`), each
+/// guarded by its row of the table. Forward auth is served apart so that no layer of
+/// the API (CORS answers OPTIONS itself) stands between a proxy's question and the
+/// guard.
+pub struct Routers {
+    pub api: Router<AppState>,
+    pub forward: Router<AppState>,
+}
+
+pub fn router(app: &AppState) -> Routers {
     let routes = table::routes();
     let doc = openapi::document(&routes, &app.idm.settings.public_url);
     let doc = serde_json::to_vec(&doc).unwrap_or_default();
@@ -48,28 +56,37 @@ pub fn router(app: &AppState) -> Router<AppState> {
             .or_insert_with(|| (MethodRouter::new(), route.family, Vec::new()));
         entry.0 = std::mem::take(&mut entry.0).merge(handler);
         entry.2.extend(route.methods.iter().map(|m| m.as_str()));
+        if route.methods.contains(&axum::http::Method::GET) {
+            entry.2.push("HEAD"); // axum answers HEAD for every GET route
+        }
     }
-    let mut router = Router::new();
+    let (mut api, mut forward) = (Router::new(), Router::new());
     for (path, (methods, family, allowed)) in by_path {
         let allow = allowed.join(", ");
         let other = move || async move { method_not_allowed(family, &allow) };
-        router = router.route(path, methods.fallback(other));
+        let methods = methods.fallback(other);
+        if family == Family::Forward {
+            forward = forward.route(path, methods);
+        } else {
+            api = api.route(path, methods);
+        }
     }
-    router.route(
-        "/openapi.json",
-        get(move || async move {
-            (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    ),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-                ],
-                doc,
-            )
-        }),
-    )
+    let json = HeaderValue::from_static("application/json");
+    let openapi = get(move || async move {
+        let no_cache = HeaderValue::from_static("no-cache");
+        (
+            [
+                (header::CONTENT_TYPE, json),
+                (header::CACHE_CONTROL, no_cache),
+            ],
+            doc,
+        )
+    })
+    .fallback(|| async { method_not_allowed(Family::Coded, "GET, HEAD") });
+    Routers {
+        api: api.route("/openapi.json", openapi),
+        forward,
+    }
 }
 
 fn method_not_allowed(family: Family, allow: &str) -> Response {

@@ -139,6 +139,7 @@ const ANY: &[Method] = &[
     Method::PATCH,
     Method::DELETE,
     Method::HEAD,
+    Method::OPTIONS,
 ];
 
 /// Every REST route.

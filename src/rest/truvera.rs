@@ -14,7 +14,7 @@ use super::keys::{time, unscoped_spec};
 use crate::domain::Environment;
 use crate::http::AppState;
 use crate::idm::api_key_changes::TemporaryKey;
-use crate::idm::api_keys::{ApiKey, KeyChanges, UNSCOPED_DEFAULT};
+use crate::idm::api_keys::{ApiKey, KeyChanges};
 use crate::idm::auth::Caller;
 
 /// A page of keys: `limit` 1..64 (default 64), `offset` from 0.
@@ -168,7 +168,7 @@ pub struct TemporaryKeyBody {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemporaryKeyAnswer {
-    /// The secret (15 minutes, read and write).
+    /// The secret (15 minutes, `read`, as GraphQL's `createTemporaryApiKey`).
     pub key: String,
     pub selected_team_id: String,
 }
@@ -183,7 +183,11 @@ pub async fn temporary_key(
     let no_user = || Failure::from(crate::idm::Error::not_found("No such user in this team."));
     let user_id = match (b.user_id, b.selected_team_id.as_deref()) {
         (Some(user), team) => {
-            let u = app.idm.user(&user, caller.now).await?;
+            // An unknown user and one of another team answer alike.
+            let u = app.idm.user(&user, caller.now).await.map_err(|e| match e {
+                crate::idm::Error::NotFound(_) => no_user(),
+                other => other.into(),
+            })?;
             if team.is_some_and(|t| t != u.tenant_id) {
                 return Err(no_user());
             }
@@ -198,7 +202,7 @@ pub async fn temporary_key(
     };
     let temp = TemporaryKey {
         ttl_secs: TEMPORARY_TTL_SECS,
-        scopes: UNSCOPED_DEFAULT.to_vec(),
+        scopes: vec![crate::domain::Scope::Read],
         environment: if b.is_testmode.unwrap_or(false) {
             Environment::Test
         } else {

@@ -59,6 +59,50 @@ db_test!(
             let r = by_key.clone().with(name, method).get("/auth/check").await;
             assert_eq!(r.status, status, "{method}");
         }
+        // A client's own method header beside the proxy's, twice, or empty: every scope.
+        let both = by_key
+            .clone()
+            .with("x-forwarded-method", "GET")
+            .with("x-original-method", "DELETE");
+        assert_eq!(
+            both.get("/auth/check").await.status,
+            403,
+            "two methods named"
+        );
+        let twice = by_key
+            .clone()
+            .with("x-original-method", "GET")
+            .with("x-original-method", "DELETE");
+        assert_eq!(
+            twice.get("/auth/check").await.status,
+            403,
+            "one header naming two methods"
+        );
+        let empty = by_key.clone().with("x-forwarded-method", "");
+        assert_eq!(
+            empty.get("/auth/check").await.status,
+            403,
+            "an empty method header"
+        );
+        let agree = by_key
+            .clone()
+            .with("x-forwarded-method", "get")
+            .with("x-original-method", "GET");
+        assert_eq!(
+            agree.get("/auth/check").await.status,
+            200,
+            "two headers that agree"
+        );
+        // OPTIONS is judged like any method (no CORS layer answers it first).
+        let options = Rest::anon(&app)
+            .send(reqwest::Method::OPTIONS, "/auth/check", Value::Null)
+            .await;
+        assert_eq!(options.status, 401);
+        let options = by_key
+            .send(reqwest::Method::OPTIONS, "/auth/check", Value::Null)
+            .await;
+        assert_eq!(options.status, 200);
+
         let post = by_key.post("/auth/check", Value::Null).await;
         assert_eq!(post.status, 403);
         let scope =
@@ -79,7 +123,17 @@ db_test!(
             as_user.header("x-latchkey-tenant-id"),
             up["tenant_id"].as_str()
         );
-        assert!(as_user.header("x-latchkey-key-id").is_none());
+        for name in [
+            "x-latchkey-key-id",
+            "x-latchkey-scopes",
+            "x-latchkey-environment",
+        ] {
+            assert_eq!(
+                as_user.header(name),
+                Some(""),
+                "{name}: sent empty, never left out"
+            );
+        }
 
         let missing = Rest::anon(&app).get("/auth/check").await;
         assert_eq!(missing.status, 401);
@@ -101,5 +155,19 @@ db_test!(
         let revoked = by_key.get("/auth/check").await;
         assert_eq!(revoked.status, 401, "refused at once on this instance");
         assert_eq!(revoked.body, no_key);
+    }
+);
+
+db_test!(
+    forward_auth_never_admits_the_noauth_development_user,
+    |s| {
+        s.noauth = true;
+    },
+    |app| {
+        let nothing = Rest::anon(&app).get("/auth/check").await;
+        assert_eq!(nothing.status, 401, "{}", nothing.body);
+        // The development user still stands in for GraphQL, as `noauth` promises.
+        let me = app.gql("{ me { email } }", json!({})).await;
+        assert!(me.ok()["me"]["email"].is_string());
     }
 );

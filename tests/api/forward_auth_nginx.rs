@@ -46,8 +46,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The README's nginx snippet, with this test's addresses.
+/// The README's nginx snippet (its first ```nginx block), with this test's addresses
+/// for latchkey and the upstream, inside a server of its own.
 fn nginx_conf(dir: &Path, listen: u16, latchkey: &str, upstream: SocketAddr) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let snippet = readme
+        .split("```nginx\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has an nginx snippet");
+    assert!(snippet.contains("http://127.0.0.1:8080") && snippet.contains("http://my-api"));
+    let snippet = snippet
+        .replace("http://127.0.0.1:8080", latchkey)
+        .replace("http://my-api", &format!("http://{upstream}"));
     let d = dir.display();
     format!(
         r#"pid {d}/nginx.pid;
@@ -59,43 +71,7 @@ http {{
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   server {{
     listen 127.0.0.1:{listen};
-    location = /_latchkey {{
-      internal;
-      proxy_pass {latchkey}/auth/check;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }}
-    # A refusal: ask again for latchkey's own JSON answer (401/403 with its body).
-    location @latchkey_refused {{
-      rewrite ^ /auth/check break;
-      proxy_pass {latchkey};
-      proxy_method GET;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }}
-    location / {{
-      auth_request /_latchkey;
-      error_page 401 403 = @latchkey_refused;
-      auth_request_set $lk_user $upstream_http_x_latchkey_user_id;
-      auth_request_set $lk_tenant $upstream_http_x_latchkey_tenant_id;
-      auth_request_set $lk_credential $upstream_http_x_latchkey_credential;
-      auth_request_set $lk_key $upstream_http_x_latchkey_key_id;
-      auth_request_set $lk_scopes $upstream_http_x_latchkey_scopes;
-      auth_request_set $lk_env $upstream_http_x_latchkey_environment;
-      proxy_set_header X-Latchkey-User-Id $lk_user;
-      proxy_set_header X-Latchkey-Tenant-Id $lk_tenant;
-      proxy_set_header X-Latchkey-Credential $lk_credential;
-      proxy_set_header X-Latchkey-Key-Id $lk_key;
-      proxy_set_header X-Latchkey-Scopes $lk_scopes;
-      proxy_set_header X-Latchkey-Environment $lk_env;
-      proxy_pass http://{upstream};
-    }}
+{snippet}
   }}
 }}
 "#

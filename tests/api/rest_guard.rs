@@ -315,3 +315,38 @@ db_test!(
         g.expect_code("RATE_LIMITED");
     }
 );
+
+db_test!(
+    racing_rest_rotations_of_one_key_make_one_successor_and_no_500,
+    |app| {
+        let (token, _) = rest_signup(&app, "racer@example.com").await;
+        let user = crate::rest::Rest::bearer(&app, &token);
+        let made = user
+            .post("/customer/keys", json!({ "label": "raced" }))
+            .await;
+        let id = made.body["key_id"].as_str().unwrap().to_owned();
+        let path = format!("/customer/keys/{id}/rotate");
+        let answers =
+            futures_util::future::join_all((0..4).map(|_| user.post(&path, Value::Null))).await;
+        let ok = answers.iter().filter(|a| a.status == 200).count();
+        assert_eq!(
+            ok,
+            1,
+            "one rotation wins: {:?}",
+            answers.iter().map(|a| &a.body).collect::<Vec<_>>()
+        );
+        for a in answers.iter().filter(|a| a.status != 200) {
+            assert!(matches!(a.status, 400 | 409), "{} {}", a.status, a.body);
+            assert!(a.body["message"].is_string());
+        }
+        let keys = user.get("/customer/keys").await;
+        let active = keys
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["status"] == "active")
+            .count();
+        assert_eq!(active, 2, "the signup key and the one successor");
+    }
+);
