@@ -1,11 +1,73 @@
 //! What the key routes of every family share: scopes and environments as the
 //! documents write them (lower case), timestamps, and a key's settings from a body.
+use axum::extract::State;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::body::JsonBody;
+use super::failure::Answer;
 use crate::domain::{Environment, Scope};
-use crate::idm::api_keys::{KeySpec, UNSCOPED_DEFAULT};
+use crate::http::AppState;
+use crate::idm::api_keys::{ApiKey, KeySpec, NewApiKey, Status, UNSCOPED_DEFAULT};
+use crate::idm::auth::Caller;
+
+/// How a family shows a key: from the core's key and, in the answer that made it
+/// only, its secret.
+pub trait KeyView: Serialize + Sized {
+    fn view(key: ApiKey, secret: Option<String>) -> Self;
+
+    fn with_secret(new: NewApiKey) -> Self {
+        let secret = new.secret.expose().to_owned();
+        Self::view(new.key, Some(secret))
+    }
+}
+
+/// A body that asks for a key's settings (TruCore, TokenBot).
+pub trait KeyRequest: DeserializeOwned {
+    fn spec(self) -> KeySpec;
+}
+
+/// A key's status as the documents write it.
+pub fn status(s: Status) -> &'static str {
+    match s {
+        Status::Active => "active",
+        Status::Revoked => "revoked",
+        Status::Expired => "expired",
+    }
+}
+
+/// `POST` of a new key, in the family's body and view.
+pub async fn create<B: KeyRequest, V: KeyView>(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(b): JsonBody<B>,
+) -> Answer<V> {
+    let new = app
+        .idm
+        .create_api_key(
+            caller.acting()?.user_id,
+            b.spec(),
+            &caller.client,
+            caller.now,
+        )
+        .await?;
+    Ok(Json(V::with_secret(new)))
+}
+
+/// `GET` of the caller's keys as one array (the newest `MAX_LISTED`), never a secret.
+pub async fn list<V: KeyView>(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Answer<Vec<V>> {
+    let keys = app
+        .idm
+        .all_api_keys(caller.acting()?.user_id, caller.now)
+        .await?;
+    Ok(Json(keys.into_iter().map(|k| V::view(k, None)).collect()))
+}
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

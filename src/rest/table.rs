@@ -13,7 +13,7 @@ use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, ToSchema};
 
 use super::failure::Family;
-use super::{forward_auth, tokenbot, torale, trucore, truvera};
+use super::{forward_auth, keys, tokenbot, torale, trucore, truvera};
 use crate::domain::Scope;
 use crate::http::AppState;
 use crate::idm::auth::Rule;
@@ -208,11 +208,11 @@ pub fn routes() -> Vec<Route> {
         row(POST, "/customer/keys", trucore, jwt(),
             (Required(doc::<trucore::NewCustomerKey>()), One(doc::<trucore::CustomerKey>())),
             ("createCustomerKey", "Create a key; its secret is in this answer only"),
-            on(filter(POST), trucore::create_key)),
+            on(filter(POST), keys::create::<trucore::NewCustomerKey, trucore::CustomerKey>)),
         row(GET, "/customer/keys", trucore, jwt(),
             (Nothing, List(doc::<trucore::CustomerKey>())),
             ("listCustomerKeys", "The caller's keys, newest first"),
-            on(filter(GET), trucore::list_keys)),
+            on(filter(GET), keys::list::<trucore::CustomerKey>)),
         row(POST, "/customer/keys/{key_id}/rotate", trucore, jwt(),
             (Nothing, One(doc::<trucore::CustomerKey>())),
             ("rotateCustomerKey", "A new secret with the same settings; the old key is revoked at once"),
@@ -236,7 +236,7 @@ pub fn routes() -> Vec<Route> {
         row(GET, "/auth/api-keys", torale, jwt(),
             (Nothing, List(doc::<torale::KeyInfo>())),
             ("toraleListKeys", "The caller's keys, newest first"),
-            on(filter(GET), torale::list_keys)),
+            on(filter(GET), keys::list::<torale::KeyInfo>)),
         row(DELETE, "/auth/api-keys/{id}", torale, jwt(),
             (Nothing, One(doc::<torale::ToraleStatus>())),
             ("toraleRevokeKey", "Revoke a key"),
@@ -244,11 +244,11 @@ pub fn routes() -> Vec<Route> {
         row(POST, "/v1/api-keys", tokenbot, jwt(),
             (Required(doc::<tokenbot::TokenBotNewKey>()), One(doc::<tokenbot::TokenBotKey>())),
             ("tokenbotCreateKey", "Create a key with scopes, environment, expiry and allowlist"),
-            on(filter(POST), tokenbot::create_key)),
+            on(filter(POST), keys::create::<tokenbot::TokenBotNewKey, tokenbot::TokenBotKey>)),
         row(GET, "/v1/api-keys", tokenbot, jwt_or_key(Some(Scope::Read)),
             (Nothing, List(doc::<tokenbot::TokenBotKey>())),
             ("tokenbotListKeys", "The caller's keys, newest first"),
-            on(filter(GET), tokenbot::list_keys)),
+            on(filter(GET), keys::list::<tokenbot::TokenBotKey>)),
         row(DELETE, "/v1/api-keys/{id}", tokenbot, jwt_or_key(Some(Scope::Delete)),
             (Nothing, One(doc::<tokenbot::TokenBotDeleted>())),
             ("tokenbotDeleteKey", "Revoke a key and remove it from listings"),

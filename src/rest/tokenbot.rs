@@ -7,12 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::body::{Id, JsonBody, OptionalBody};
+use super::body::{Id, OptionalBody};
 use super::failure::Answer;
-use super::keys::{KeyEnvironment, KeyScope, key_spec, time};
-use super::trucore::status;
+use super::keys::{KeyEnvironment, KeyRequest, KeyScope, KeyView, key_spec, status, time};
 use crate::http::AppState;
-use crate::idm::api_keys::{ApiKey, NewApiKey};
+use crate::idm::api_keys::{ApiKey, KeySpec};
 use crate::idm::auth::Caller;
 
 #[derive(Deserialize, ToSchema)]
@@ -46,48 +45,33 @@ pub struct TokenBotKey {
     pub secret: Option<String>,
 }
 
-fn key(k: ApiKey, secret: Option<String>) -> TokenBotKey {
-    TokenBotKey {
-        id: k.id,
-        name: k.name,
-        prefix: k.prefix,
-        environment: k.environment.into(),
-        scopes: k.scopes.into_iter().map(Into::into).collect(),
-        ips: k.ips,
-        status: status(k.status).into(),
-        created_at: time(k.created_at),
-        expires_at: k.expires_at.map(time),
-        secret,
+impl KeyRequest for TokenBotNewKey {
+    fn spec(self) -> KeySpec {
+        key_spec(
+            self.name,
+            self.scopes,
+            self.environment,
+            self.expires_at,
+            self.ips,
+        )
     }
 }
 
-fn with_secret(new: NewApiKey) -> TokenBotKey {
-    let secret = new.secret.expose().to_owned();
-    key(new.key, Some(secret))
-}
-
-pub async fn create_key(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    JsonBody(b): JsonBody<TokenBotNewKey>,
-) -> Answer<TokenBotKey> {
-    let spec = key_spec(b.name, b.scopes, b.environment, b.expires_at, b.ips);
-    let new = app
-        .idm
-        .create_api_key(caller.acting()?.user_id, spec, &caller.client, caller.now)
-        .await?;
-    Ok(Json(with_secret(new)))
-}
-
-pub async fn list_keys(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Answer<Vec<TokenBotKey>> {
-    let keys = app
-        .idm
-        .all_api_keys(caller.acting()?.user_id, caller.now)
-        .await?;
-    Ok(Json(keys.into_iter().map(|k| key(k, None)).collect()))
+impl KeyView for TokenBotKey {
+    fn view(k: ApiKey, secret: Option<String>) -> Self {
+        TokenBotKey {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            environment: k.environment.into(),
+            scopes: k.scopes.into_iter().map(Into::into).collect(),
+            ips: k.ips,
+            status: status(k.status).into(),
+            created_at: time(k.created_at),
+            expires_at: k.expires_at.map(time),
+            secret,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -132,5 +116,5 @@ pub async fn rotate_key(
             caller.now,
         )
         .await?;
-    Ok(Json(with_secret(new)))
+    Ok(Json(TokenBotKey::with_secret(new)))
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::body::{Id, JsonBody};
 use super::failure::Answer;
-use super::keys::{time, unscoped_spec};
+use super::keys::{KeyView, time, unscoped_spec};
 use crate::http::AppState;
 use crate::idm::api_keys::{ApiKey, Status};
 use crate::idm::auth::Caller;
@@ -85,15 +85,19 @@ pub struct CreatedKey {
     pub key_info: KeyInfo,
 }
 
-fn key_info(k: ApiKey) -> KeyInfo {
-    KeyInfo {
-        is_active: k.status == Status::Active,
-        id: k.id,
-        user_id: k.user_id,
-        key_prefix: k.prefix,
-        name: k.name,
-        created_at: time(k.created_at),
-        last_used_at: k.last_used_at.map(time),
+/// Torale's listing never shows a secret, not even in the answer that made the key
+/// (that one is `CreatedKey.key`).
+impl KeyView for KeyInfo {
+    fn view(k: ApiKey, _secret: Option<String>) -> Self {
+        KeyInfo {
+            is_active: k.status == Status::Active,
+            id: k.id,
+            user_id: k.user_id,
+            key_prefix: k.prefix,
+            name: k.name,
+            created_at: time(k.created_at),
+            last_used_at: k.last_used_at.map(time),
+        }
     }
 }
 
@@ -114,19 +118,8 @@ pub async fn create_key(
         .await?;
     Ok(Json(CreatedKey {
         key: new.secret.expose().to_owned(),
-        key_info: key_info(new.key),
+        key_info: KeyInfo::view(new.key, None),
     }))
-}
-
-pub async fn list_keys(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Answer<Vec<KeyInfo>> {
-    let keys = app
-        .idm
-        .all_api_keys(caller.acting()?.user_id, caller.now)
-        .await?;
-    Ok(Json(keys.into_iter().map(key_info).collect()))
 }
 
 pub async fn revoke_key(

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 
 use super::body::{Id, JsonBody};
 use super::failure::Answer;
-use super::keys::{KeyEnvironment, KeyScope, key_spec, time};
+use super::keys::{KeyEnvironment, KeyRequest, KeyScope, KeyView, key_spec, status, time};
 use crate::http::AppState;
 use crate::idm::accounts::{LoginStep, NewAccount};
-use crate::idm::api_keys::{ApiKey, NewApiKey, Status};
+use crate::idm::api_keys::{ApiKey, KeySpec};
 use crate::idm::auth::Caller;
 use crate::idm::mfa_login::METHODS;
 
@@ -259,57 +259,32 @@ pub struct CustomerKey {
     pub secret: Option<String>,
 }
 
-pub fn status(s: Status) -> &'static str {
-    match s {
-        Status::Active => "active",
-        Status::Revoked => "revoked",
-        Status::Expired => "expired",
+impl KeyRequest for NewCustomerKey {
+    fn spec(self) -> KeySpec {
+        key_spec(
+            self.label,
+            self.scopes,
+            self.environment,
+            self.expires_at,
+            self.ips,
+        )
     }
 }
 
-fn customer_key(k: ApiKey, secret: Option<String>) -> CustomerKey {
-    CustomerKey {
-        key_id: k.id,
-        tenant_id: k.tenant_id,
-        label: k.name,
-        status: status(k.status).into(),
-        prefix: k.prefix,
-        created_at: time(k.created_at),
-        last_used_at: k.last_used_at.map(time),
-        expires_at: k.expires_at.map(time),
-        secret,
+impl KeyView for CustomerKey {
+    fn view(k: ApiKey, secret: Option<String>) -> Self {
+        CustomerKey {
+            key_id: k.id,
+            tenant_id: k.tenant_id,
+            label: k.name,
+            status: status(k.status).into(),
+            prefix: k.prefix,
+            created_at: time(k.created_at),
+            last_used_at: k.last_used_at.map(time),
+            expires_at: k.expires_at.map(time),
+            secret,
+        }
     }
-}
-
-fn with_secret(new: NewApiKey) -> CustomerKey {
-    let secret = new.secret.expose().to_owned();
-    customer_key(new.key, Some(secret))
-}
-
-pub async fn create_key(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    JsonBody(b): JsonBody<NewCustomerKey>,
-) -> Answer<CustomerKey> {
-    let spec = key_spec(b.label, b.scopes, b.environment, b.expires_at, b.ips);
-    let new = app
-        .idm
-        .create_api_key(caller.acting()?.user_id, spec, &caller.client, caller.now)
-        .await?;
-    Ok(Json(with_secret(new)))
-}
-
-pub async fn list_keys(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Answer<Vec<CustomerKey>> {
-    let keys = app
-        .idm
-        .all_api_keys(caller.acting()?.user_id, caller.now)
-        .await?;
-    Ok(Json(
-        keys.into_iter().map(|k| customer_key(k, None)).collect(),
-    ))
 }
 
 /// Rotation revokes the old key in the same operation (no grace period).
@@ -322,7 +297,7 @@ pub async fn rotate_key(
         .idm
         .rotate_api_key(caller.acting()?.user_id, &id, 0, &caller.client, caller.now)
         .await?;
-    Ok(Json(with_secret(new)))
+    Ok(Json(CustomerKey::with_secret(new)))
 }
 
 pub async fn revoke_key(
@@ -334,5 +309,5 @@ pub async fn revoke_key(
         .idm
         .revoke_api_key(caller.acting()?.user_id, &id, &caller.client, caller.now)
         .await?;
-    Ok(Json(customer_key(key, None)))
+    Ok(Json(CustomerKey::view(key, None)))
 }
