@@ -36,6 +36,29 @@ impl Drop for Bare {
     }
 }
 
+impl Bare {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// A process's CPU time so far (user + system), in microseconds, from /proc (the
+/// kernel counts in USER_HZ = 100 ticks a second on Linux).
+pub fn cpu_micros(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at `state`.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are the 14th and 15th fields of the whole line: 12th and 13th here.
+    (ticks(11) + ticks(12)) * 10_000
+}
+
 pub fn start() -> anyhow::Result<Bare> {
     let mut child = Command::new(std::env::current_exe()?)
         .arg("--serve-bare")

@@ -334,13 +334,21 @@ async fn main() -> anyhow::Result<()> {
 
     // Forward auth skips GraphQL: judged against a bare axum route answering 200, in
     // its own process, driven by the same client in this run.
+    // The client shares the two cores, so both rates can be bound by it: the servers'
+    // own CPU time per request says what each answer costs.
     let floor = bare::start()?;
+    let cpu0 = bare::cpu_micros(floor.pid());
     let (bare_ok, _) = measure_at(&floor.url, &server, &args, &fixtures, Scenario::BareOk).await;
+    let bare_cpu = (bare::cpu_micros(floor.pid()) - cpu0) as f64 / bare_ok.count.max(1) as f64;
     let bare_rate = bare_ok.rate();
     drop(floor);
+    let cpu0 = bare::cpu_micros(server.pid());
     let (forward, rss) = run(Scenario::ForwardAuth).await;
+    let forward_cpu = (bare::cpu_micros(server.pid()) - cpu0) as f64 / forward.count.max(1) as f64;
     let judged = verdict(forward.rate() / bare_rate, 0.7, true)
-        + &format!(" × bare axum `GET /ok` ({bare_rate:.0} req/s)");
+        + &format!(
+            " × bare axum `GET /ok` ({bare_rate:.0} req/s); server CPU {forward_cpu:.0} µs/req against {bare_cpu:.0}"
+        );
     rows.push(Row {
         name: "8 forward auth `GET /auth/check` (API key)".into(),
         outcome: forward,
