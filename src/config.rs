@@ -39,6 +39,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub console: ConsoleSettings,
     pub rest: RestSettings,
+    pub tenants: TenantSettings,
     /// Browser origins allowed to call the API (CORS); empty: same origin only.
     #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
@@ -100,6 +101,25 @@ impl ConsoleSettings {
     }
 }
 
+/// Tenants with members: how long an invitation stays open, and how many a tenant
+/// and an inviter may send an hour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantSettings {
+    pub invitation_ttl_secs: u32,
+    /// Per tenant and per inviter; 0: off.
+    pub invitations_per_hour: u32,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            invitation_ttl_secs: 604_800,
+            invitations_per_hour: 50,
+        }
+    }
+}
+
 /// The REST routes of REST.md, forward auth (`/auth/check`) and `/openapi.json`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -157,6 +177,7 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             console: ConsoleSettings::default(),
             rest: RestSettings::default(),
+            tenants: TenantSettings::default(),
             cors_origins: Vec::new(),
         }
     }
@@ -396,6 +417,9 @@ pub struct RateLimitSettings {
     pub refresh_per_minute: u32,
     /// confirmEmailVerification / confirmPasswordReset / validatePasswordResetToken per IP.
     pub token_checks_per_hour: u32,
+    /// Set from `[tenants] invitations_per_hour` at start (not a `[rate_limit]` key).
+    #[serde(skip)]
+    pub invitations_per_hour: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -407,6 +431,7 @@ impl Default for RateLimitSettings {
             verify_2fa_per_challenge: 5,
             refresh_per_minute: 60,
             token_checks_per_hour: 30,
+            invitations_per_hour: 50,
         }
     }
 }

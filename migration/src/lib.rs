@@ -11,6 +11,7 @@ mod m20261122_000006_mfa_first_factor;
 mod m20261202_000007_mfa_client;
 mod m20261203_000008_audit_api;
 mod m20261203_000009_oauth_state_user;
+mod m20261204_000010_tenants;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_mfa_client::Migration),
             Box::new(m20261203_000008_audit_api::Migration),
             Box::new(m20261203_000009_oauth_state_user::Migration),
+            Box::new(m20261204_000010_tenants::Migration),
         ]
     }
 }

@@ -4,11 +4,13 @@ mod api_key;
 mod email;
 mod master_key;
 mod password;
+mod tenant_role;
 
 pub use api_key::{ApiKeySecret, Environment, IpAllowlist, Scope, ScopeList};
 pub use email::Email;
 pub use master_key::MasterKey;
 pub use password::Password;
+pub use tenant_role::TenantRole;
 
 use std::fmt;
 use std::str::FromStr;

@@ -3,6 +3,8 @@
 pub mod api_key;
 pub mod audit_log;
 pub mod identity;
+pub mod invitation;
+pub mod membership;
 pub mod mfa_challenge;
 pub mod oauth_state;
 pub mod one_time_token;

@@ -6,6 +6,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub user_id: String,
+    /// The tenant the session lives in (the access token's `tid`).
+    pub tenant_id: Option<String>,
     /// Space-separated authentication methods (RFC 8176), e.g. "pwd" or "pwd otp".
     pub amr: String,
     pub created_at: i64,

@@ -16,7 +16,12 @@ impl AccountsQuery {
     #[graphql(directive = user_token::apply(None), directive = api_key::apply(Some(vec![ApiKeyScope::Read])))]
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let (idm, caller) = state(ctx)?;
-        Ok(idm.user(caller.acting()?.user_id, caller.now).await?.into())
+        let mut user = idm.user(caller.acting()?.user_id, caller.now).await?;
+        // `tenantId` is the caller's current tenant: the token's, or the key's.
+        if let Some(tenant) = caller.current_tenant().filter(|t| !t.is_empty()) {
+            user.tenant_id = tenant.to_owned();
+        }
+        Ok(user.into())
     }
 
     /// Whether a password-reset token can still be used (to show the form or an error).
@@ -50,6 +55,8 @@ pub struct AccountsMutation;
 #[Object]
 impl AccountsMutation {
     /// Creates an account (and its tenant) and signs it in. A verification email is sent.
+    /// With `invitationToken`, joins that tenant instead (the email must be the invited
+    /// one, and counts as verified).
     #[graphql(directive = public::apply())]
     async fn signup(
         &self,
@@ -58,6 +65,7 @@ impl AccountsMutation {
         password: String,
         first_name: Option<String>,
         username: Option<String>,
+        invitation_token: Option<String>,
     ) -> Result<SignupResult> {
         let (idm, caller) = state(ctx)?;
         let new = NewAccount {
@@ -65,6 +73,7 @@ impl AccountsMutation {
             password: &password,
             first_name: first_name.as_deref(),
             username: username.as_deref(),
+            invitation_token: invitation_token.as_deref(),
         };
         let done = idm.signup(new, &caller.client, caller.now).await?;
         Ok(SignupResult {

@@ -108,7 +108,13 @@ impl ApiKeysMutation {
             ips: input.ips.unwrap_or_default(),
         };
         Ok(idm
-            .create_api_key(caller.acting()?.user_id, spec, &caller.client, caller.now)
+            .create_api_key_in(
+                caller.acting()?.user_id,
+                caller.current_tenant().unwrap_or_default(),
+                spec,
+                &caller.client,
+                caller.now,
+            )
             .await?
             .into())
     }

@@ -17,8 +17,8 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 use async_graphql::{PathSegment, ServerError, ServerResult, TypeDirective, Value};
 
-use super::types::{ApiKeyScope, Role as GqlRole};
-use crate::domain::{Role, Scope};
+use super::types::{ApiKeyScope, Role as GqlRole, TenantRole as GqlTenantRole};
+use crate::domain::{Role, Scope, TenantRole};
 use crate::idm::auth::{Caller, Rule};
 use crate::idm::{self, Idm};
 
@@ -37,6 +37,12 @@ pub fn api_key(scopes: Option<Vec<ApiKeyScope>>) {}
 /// The deployment's service token, for internal callers (other services of the deployment).
 #[TypeDirective(location = "FieldDefinition", name = "serviceToken")]
 pub fn service_token() {}
+
+/// The caller's role in its current tenant must be one of these. It narrows the credential
+/// directives on the same field (a user token's tenant is its `tid`; an API key's is the tenant
+/// it was made in, and its role is its owner's role there now); it is no credential by itself.
+#[TypeDirective(location = "FieldDefinition", name = "tenantRole")]
+pub fn tenant_role(roles: Vec<GqlTenantRole>) {}
 
 /// The rule of every root field, keyed by (type, field).
 #[derive(Debug, Default)]
@@ -112,6 +118,15 @@ impl AuthPolicy {
                                 })
                                 .collect::<Result<Vec<Scope>, _>>()?;
                             rule.key_scopes = Some(scopes);
+                        }
+                        // It narrows a credential; it is none by itself.
+                        "tenantRole" => {
+                            let roles = enum_list(args, "roles")
+                                .iter()
+                                .map(|r| r.parse())
+                                .collect::<Result<Vec<TenantRole>, _>>()?;
+                            rule.tenant_roles = Some(roles);
+                            continue;
                         }
                         _ => continue,
                     }

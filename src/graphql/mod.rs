@@ -7,10 +7,12 @@ pub mod audit;
 pub mod directives;
 pub mod doc_cache;
 pub mod errors;
+pub mod invitations;
 pub mod limits;
 pub mod passkeys;
 pub mod schema;
 pub mod social;
+pub mod tenants;
 pub mod two_factor;
 pub mod types;
 

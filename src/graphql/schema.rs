@@ -10,9 +10,11 @@ use super::api_keys::{ApiKeysMutation, ApiKeysQuery};
 use super::audit::AuditQuery;
 use super::directives::{AuthPolicy, Guard};
 use super::doc_cache::DocumentCache;
+use super::invitations::{InvitationsMutation, InvitationsQuery};
 use super::limits::Limits;
 use super::passkeys::{PasskeysMutation, PasskeysQuery};
 use super::social::{SocialMutation, SocialQuery};
+use super::tenants::{MembersMutation, TenantsMutation, TenantsQuery};
 use super::two_factor::TwoFactorMutation;
 use crate::config::GraphqlSettings;
 use crate::idm::Idm;
@@ -25,6 +27,8 @@ pub struct Query(
     PasskeysQuery,
     SocialQuery,
     AuditQuery,
+    TenantsQuery,
+    InvitationsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -36,6 +40,9 @@ pub struct Mutation(
     PasskeysMutation,
     SocialMutation,
     AdminMutation,
+    TenantsMutation,
+    MembersMutation,
+    InvitationsMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

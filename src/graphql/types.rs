@@ -15,6 +15,33 @@ pub fn time(secs: i64) -> DateTime<Utc> {
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TenantRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl From<domain::TenantRole> for TenantRole {
+    fn from(r: domain::TenantRole) -> Self {
+        match r {
+            domain::TenantRole::Owner => TenantRole::Owner,
+            domain::TenantRole::Admin => TenantRole::Admin,
+            domain::TenantRole::Member => TenantRole::Member,
+        }
+    }
+}
+
+impl From<TenantRole> for domain::TenantRole {
+    fn from(r: TenantRole) -> Self {
+        match r {
+            TenantRole::Owner => domain::TenantRole::Owner,
+            TenantRole::Admin => domain::TenantRole::Admin,
+            TenantRole::Member => domain::TenantRole::Member,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Role {
     User,
     Developer,

@@ -11,8 +11,8 @@ use super::passwords::Verified;
 use super::rate_limit::{Action, Subject};
 use super::sessions::Tokens;
 use super::{ClientInfo, Idm};
-use crate::domain::{Email, Password, Role, TenantId};
-use crate::entities::{tenant, user};
+use crate::domain::{Email, Password, Role, TenantRole};
+use crate::entities::user;
 use crate::metrics::LoginOutcome;
 
 pub struct NewAccount<'a> {
@@ -20,6 +20,9 @@ pub struct NewAccount<'a> {
     pub password: &'a str,
     pub first_name: Option<&'a str>,
     pub username: Option<&'a str>,
+    /// An invitation's token: the account joins that tenant (the email must be the
+    /// invited one, and is then verified) instead of making one.
+    pub invitation_token: Option<&'a str>,
 }
 
 /// What a correct password leads to: tokens, or a second factor to ask for.
@@ -106,17 +109,34 @@ impl Idm {
         if self.find_user_by_email(email.as_str()).await?.is_some() {
             return Err(taken());
         }
+        let invitation = match new.invitation_token {
+            Some(token) => Some(
+                self.invitation_for_signup(token, email.as_str(), now)
+                    .await?,
+            ),
+            None => None,
+        };
         let hash = self.hasher.hash(password.expose()).await?;
         let txn = self.begin_write().await?;
+        if let Some(inv) = &invitation {
+            // Single use: of two signups with one invitation, one joins.
+            if !super::invitations::claim(&txn, &inv.id, now).await? {
+                return Err(Error::bad_input(
+                    "This invitation link is invalid, expired or already used; ask for a new one.",
+                ));
+            }
+        }
         let inserted = insert_account(
             &txn,
             AccountRow {
                 email: Some(email.as_str().to_owned()),
-                email_verified: false,
+                // The invitation's link proved the mailbox.
+                email_verified: invitation.is_some(),
                 password_hash: Some(hash),
                 first_name,
                 username,
                 role: Role::User,
+                join: invitation.as_ref().map(|i| (i.tenant_id.clone(), i.role)),
             },
             now,
         )
@@ -129,13 +149,35 @@ impl Idm {
         let tokens = self
             .start_session(&txn, &user, &["pwd"], client, now)
             .await?;
-        let verify = email_tokens::issue(&txn, &user.id, Purpose::VerifyEmail, now).await?;
         let tenant_id = user.tenant_id.clone();
-        let api_key = self.signup_key(&txn, &user.id, &tenant_id, now).await?;
+        let (verify, api_key) = if invitation.is_some() {
+            // Joining a tenant that has its keys: no first key, nothing to verify.
+            (None, None)
+        } else {
+            let verify = email_tokens::issue(&txn, &user.id, Purpose::VerifyEmail, now).await?;
+            (
+                Some(verify),
+                self.signup_key(&txn, &user.id, &tenant_id, now).await?,
+            )
+        };
         txn.commit().await?;
         audit::record(&self.db, Event::Signup, Some(&user.id), client, None, now).await;
-        self.mailer
-            .send_link_later(Purpose::VerifyEmail, email.as_str().to_owned(), verify);
+        if let Some(inv) = &invitation {
+            let detail = Some(format!("{} as {}", inv.tenant_id, inv.role));
+            audit::record(
+                &self.db,
+                Event::MemberJoined,
+                Some(&user.id),
+                client,
+                detail,
+                now,
+            )
+            .await;
+        }
+        if let Some(verify) = verify {
+            self.mailer
+                .send_link_later(Purpose::VerifyEmail, email.as_str().to_owned(), verify);
+        }
         Ok(SignedUp {
             tokens,
             tenant_id,
@@ -366,6 +408,8 @@ pub(super) struct AccountRow {
     pub first_name: Option<String>,
     pub username: Option<String>,
     pub role: Role,
+    /// Join this tenant with this role (an invitation) instead of making one.
+    pub join: Option<(String, TenantRole)>,
 }
 
 /// Inserts a new tenant and its first user (the account) on `db`, usually a
@@ -375,16 +419,18 @@ pub(super) async fn insert_account<C: ConnectionTrait>(
     row: AccountRow,
     now: i64,
 ) -> std::result::Result<user::Model, sea_orm::DbErr> {
-    let tenant_id = TenantId::generate().into_string();
-    tenant::ActiveModel {
-        id: Set(tenant_id.clone()),
-        created_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    user::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        tenant_id: Set(tenant_id),
+    let (tenant_id, role) = match row.join {
+        Some(joined) => joined,
+        None => {
+            let name = super::tenants::default_name(row.email.as_deref());
+            let id = super::tenants::insert_tenant(db, name, None, now).await?;
+            (id, TenantRole::Owner)
+        }
+    };
+    let user_id = uuid::Uuid::now_v7().to_string();
+    let inserted = user::ActiveModel {
+        id: Set(user_id.clone()),
+        tenant_id: Set(tenant_id.clone()),
         email: Set(row.email),
         email_verified: Set(row.email_verified),
         password_hash: Set(row.password_hash),
@@ -398,5 +444,7 @@ pub(super) async fn insert_account<C: ConnectionTrait>(
         updated_at: Set(now),
     }
     .insert(db)
-    .await
+    .await?;
+    super::tenants::insert_membership(db, &tenant_id, &user_id, role, now).await?;
+    Ok(inserted)
 }

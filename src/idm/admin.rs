@@ -119,6 +119,7 @@ impl Idm {
                 first_name: Some("Dev".into()),
                 username: Some("dev".into()),
                 role: Role::Admin,
+                join: None,
             },
             now,
         )

@@ -242,10 +242,26 @@ impl Idm {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    /// A key in the user's default tenant (the one their sign-in lands in).
     pub async fn create_api_key(
         &self,
         user_id: &str,
+        spec: KeySpec,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<NewApiKey> {
+        let tenant = self.user(user_id, now).await?.tenant_id;
+        self.create_api_key_in(user_id, &tenant, spec, client, now)
+            .await
+    }
+
+    /// A key of the user's that belongs to `tenant_id` (the caller's current tenant);
+    /// the user must be a member there.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_api_key_in(
+        &self,
+        user_id: &str,
+        tenant_id: &str,
         spec: KeySpec,
         client: &ClientInfo,
         now: i64,
@@ -265,8 +281,19 @@ impl Idm {
         self.lock_user(&txn, user_id).await?;
         self.check_key_policy(&txn, (user_id, user.role), false, None, now)
             .await?;
+        let member = crate::entities::membership::Entity::find_by_id((
+            tenant_id.to_owned(),
+            user_id.to_owned(),
+        ))
+        .one(&txn)
+        .await?;
+        if member.is_none() {
+            return Err(Error::forbidden(
+                "You are no longer a member of this tenant; switch to another or sign in again.",
+            ));
+        }
         let new = self
-            .insert_key(&txn, (&user.id, &user.tenant_id), &spec, &ips, false, now)
+            .insert_key(&txn, (&user.id, tenant_id), &spec, &ips, false, now)
             .await?;
         txn.commit().await?;
         audit::record(

@@ -35,6 +35,15 @@ pub enum Event {
     SocialAccountClaimed,
     ProfileUpdated,
     RecoveryCodesRegenerated,
+    TenantCreated,
+    TenantRenamed,
+    TenantSwitched,
+    MemberInvited,
+    InvitationRevoked,
+    MemberJoined,
+    MemberRoleChanged,
+    MemberRemoved,
+    OwnershipTransferred,
 }
 
 impl Event {
@@ -67,6 +76,15 @@ impl Event {
             Event::SocialAccountClaimed => "social_account_claimed",
             Event::ProfileUpdated => "profile_updated",
             Event::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Event::TenantCreated => "tenant_created",
+            Event::TenantRenamed => "tenant_renamed",
+            Event::TenantSwitched => "tenant_switched",
+            Event::MemberInvited => "member_invited",
+            Event::InvitationRevoked => "invitation_revoked",
+            Event::MemberJoined => "member_joined",
+            Event::MemberRoleChanged => "member_role_changed",
+            Event::MemberRemoved => "member_removed",
+            Event::OwnershipTransferred => "ownership_transferred",
         }
     }
 }

@@ -73,6 +73,29 @@ impl Mailer {
         self.send(to, "Reset your password", body).await
     }
 
+    pub fn invitation_link(&self, token: &str) -> String {
+        format!("{}/accept-invite?token={token}", self.public_url)
+    }
+
+    /// The invitation to join a tenant, in the background like every link.
+    pub fn send_invitation_later(&self, to: String, tenant_name: String, token: String) {
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            let link = mailer.invitation_link(&token);
+            let body = format!(
+                "You are invited to join \"{tenant_name}\" on latchkey.\n\n\
+                 Accept the invitation here (sign in or sign up with this address first):\n\n{link}\n\n\
+                 The link works once. If you did not expect it, ignore this email.\n"
+            );
+            if let Err(e) = mailer
+                .send(&to, "You are invited to join a team", body)
+                .await
+            {
+                tracing::error!(error = %e, "sending an invitation");
+            }
+        });
+    }
+
     #[tracing::instrument(skip_all)]
     async fn send(&self, to: &str, subject: &str, body: String) -> anyhow::Result<()> {
         let message = Message::builder()

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod email_links;
 pub mod email_tokens;
 pub mod error;
+pub mod invitations;
 pub mod key_verify;
 pub mod mail;
 pub mod mfa_login;
@@ -24,6 +25,8 @@ pub mod sessions;
 pub mod sign_out;
 pub mod social;
 pub mod step_up;
+pub mod tenant_members;
+pub mod tenants;
 pub mod tokens;
 pub mod two_factor;
 pub mod unproven;
@@ -110,7 +113,10 @@ impl Idm {
             key_cache: key_verify::KeyCache::default(),
             users: users::UserCache::default(),
             limits: rate_limit::RateLimiter::new(
-                settings.rate_limit.clone(),
+                crate::config::RateLimitSettings {
+                    invitations_per_hour: settings.tenants.invitations_per_hour,
+                    ..settings.rate_limit.clone()
+                },
                 settings.redis_url.expose_secret(),
             )
             .await?,

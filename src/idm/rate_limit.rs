@@ -49,6 +49,8 @@ pub enum Action {
     Mail,
     /// One-time token checks (confirm*, validatePasswordResetToken), per IP.
     TokenCheck,
+    /// Invitations sent, per tenant and per inviter.
+    Invite,
 }
 
 impl Action {
@@ -60,6 +62,7 @@ impl Action {
             Action::SecondFactor => "2fa",
             Action::Mail => "mail",
             Action::TokenCheck => "token",
+            Action::Invite => "invite",
         }
     }
 
@@ -71,6 +74,7 @@ impl Action {
             Action::Refresh => (s.refresh_per_minute, 60),
             Action::Mail => (s.reset_per_hour, 3600),
             Action::TokenCheck => (s.token_checks_per_hour, 3600),
+            Action::Invite => (s.invitations_per_hour, 3600),
         }
     }
 }

@@ -72,7 +72,7 @@ impl SessionCache {
         }
     }
 
-    fn revoke_all(&self, sids: &[String], now: i64) {
+    pub(super) fn revoke_all(&self, sids: &[String], now: i64) {
         for sid in sids {
             self.put(sid, false, now);
         }
@@ -98,6 +98,7 @@ impl Idm {
         session::ActiveModel {
             id: Set(sid.clone()),
             user_id: Set(user.id.clone()),
+            tenant_id: Set(Some(user.tenant_id.clone())),
             amr: Set(amr.join(" ")),
             created_at: Set(now),
             last_used_at: Set(Some(now)),
@@ -194,7 +195,7 @@ impl Idm {
         if row.expires_at <= now {
             return Err(invalid());
         }
-        let Some(user) = user::Entity::find_by_id(sess.user_id.clone())
+        let Some(mut user) = user::Entity::find_by_id(sess.user_id.clone())
             .one(&self.db)
             .await?
         else {
@@ -202,6 +203,15 @@ impl Idm {
         };
         if !user.is_active {
             return Err(Error::unauthenticated("This account is deactivated."));
+        }
+        // The session's tenant (the token's `tid`), while the user is still a member.
+        if let Some(tenant) = &sess.tenant_id {
+            user.tenant_id = tenant.clone();
+        }
+        if self.tenant_role(&user.tenant_id, &user.id).await?.is_none() {
+            return Err(Error::unauthenticated(
+                "You are no longer a member of this session's tenant; sign in again.",
+            ));
         }
         let txn = self.begin_write().await?;
         let claimed = refresh_token::Entity::update_many()

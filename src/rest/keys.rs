@@ -47,8 +47,9 @@ pub async fn create<B: KeyRequest, V: KeyView>(
 ) -> Answer<V> {
     let new = app
         .idm
-        .create_api_key(
+        .create_api_key_in(
             caller.acting()?.user_id,
+            caller.current_tenant().unwrap_or_default(),
             b.spec(),
             &caller.client,
             caller.now,

@@ -109,8 +109,9 @@ pub async fn create_key(
 ) -> Answer<CreatedKey> {
     let new = app
         .idm
-        .create_api_key(
+        .create_api_key_in(
             caller.acting()?.user_id,
+            caller.current_tenant().unwrap_or_default(),
             unscoped_spec(b.name, None),
             &caller.client,
             caller.now,

@@ -57,6 +57,7 @@ pub async fn signup(
         password: &b.password,
         first_name: b.first_name.as_deref(),
         username: b.username.as_deref(),
+        invitation_token: None,
     };
     let done = app.idm.signup(new, &caller.client, caller.now).await?;
     Ok(Json(SignedUp {

@@ -99,8 +99,9 @@ pub async fn create_key(
     let name = b.alias.unwrap_or_else(|| "API key".into());
     let new = app
         .idm
-        .create_api_key(
+        .create_api_key_in(
             caller.acting()?.user_id,
+            caller.current_tenant().unwrap_or_default(),
             unscoped_spec(name, b.ips),
             &caller.client,
             caller.now,

@@ -43,6 +43,7 @@ async fn set_role_bootstraps_an_admin_and_names_unknown_emails() {
         password: "correct-Horse-battery-9",
         first_name: None,
         username: None,
+        invitation_token: None,
     };
     let done = state
         .idm

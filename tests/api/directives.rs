@@ -8,15 +8,23 @@ use serde_json::json;
 use crate::db_test;
 use crate::helpers::SERVICE_TOKEN;
 
-fn user_caller(user_id: &str) -> Caller {
+fn user_caller(user_id: &str, tenant_id: &str) -> Caller {
     Caller {
         user: Some(UserCaller {
             user_id: user_id.into(),
             session_id: "s".into(),
-            ..UserCaller::default()
+            tenant_id: tenant_id.into(),
         }),
         ..Caller::default()
     }
+}
+
+/// The tenant a token was issued in (its `tid`).
+fn tid(token: &str) -> String {
+    crate::helpers::jwt_part(token, 1)["tid"]
+        .as_str()
+        .expect("tid")
+        .to_owned()
 }
 
 db_test!(
@@ -35,6 +43,7 @@ db_test!(
         let key = Caller {
             key: Some(KeyCaller {
                 user_id: plain.user_id.clone(),
+                tenant_id: tid(&plain.access),
                 scopes: Scope::ALL.to_vec(),
                 ..KeyCaller::default()
             }),
@@ -75,16 +84,24 @@ db_test!(
                     .user_roles
                     .as_ref()
                     .is_some_and(|r| r.is_empty() || r.contains(&Role::User));
+            let plain_caller = user_caller(&plain.user_id, &tid(&plain.access));
             assert_eq!(
-                allowed(&user_caller(&plain.user_id)).await,
+                allowed(&plain_caller).await,
                 user_ok,
                 "{ty}.{field} USER token"
             );
             let admin_ok = rule.public || rule.user_roles.is_some();
             assert_eq!(
-                allowed(&user_caller(&admin.user_id)).await,
+                allowed(&user_caller(&admin.user_id, &tid(&admin.access))).await,
                 admin_ok,
                 "{ty}.{field} ADMIN token"
+            );
+            // A token whose tenant is not the user's own: every @tenantRole field refuses.
+            let stranger = user_caller(&plain.user_id, &tid(&admin.access));
+            assert_eq!(
+                allowed(&stranger).await,
+                user_ok && rule.tenant_roles.is_none(),
+                "{ty}.{field} a token of a tenant the user is not in"
             );
             checked += 1;
         }

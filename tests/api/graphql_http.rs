@@ -246,8 +246,9 @@ async fn oversized_and_non_json_bodies_get_json_errors() {
     assert!(ct.starts_with("application/"), "{ct}");
     assert_request_error(&v, "graphql.max_body_bytes");
     // (a chunked body found too large while read: tests/api/review/credentials.rs)
-    let r = app
-        .client
+    // A new connection: the server closes the one whose large body it did not read,
+    // and a pooled client could send the next request on it as it closes.
+    let r = reqwest::Client::new()
         .post(format!("{}/graphql", app.url))
         .header(CONTENT_TYPE, "text/plain")
         .body("{\"query\":\"{ __typename }\"}")

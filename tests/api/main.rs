@@ -32,5 +32,7 @@ mod rest_keys;
 mod review;
 mod sessions;
 mod social;
+mod tenant_members;
+mod tenants;
 mod tokens;
 mod two_factor;

@@ -116,6 +116,15 @@ impl Caller {
         }
     }
 
+    /// The caller's current tenant: a user token's `tid`, or the API key's tenant.
+    pub fn current_tenant(&self) -> Option<&str> {
+        match (&self.user, &self.key) {
+            (Some(u), _) => Some(&u.tenant_id),
+            (None, Some(k)) => Some(&k.tenant_id),
+            _ => None,
+        }
+    }
+
     /// The user acting. The field's rule has already admitted the caller; this only
     /// names whom it admitted (a user token first, as when both are sent).
     pub fn acting(&self) -> super::Result<Acting<'_>> {

@@ -2,7 +2,7 @@
 //! GraphQL reads each root field's rule off its printed directives; every other
 //! transport declares its rules the same way and asks the same `authorize`.
 use super::Caller;
-use crate::domain::{Role, Scope};
+use crate::domain::{Role, Scope, TenantRole};
 use crate::idm::{Error, Idm, Result};
 
 /// Any one of the listed credentials is accepted.
@@ -14,6 +14,9 @@ pub struct Rule {
     /// `Some(scopes)`: an API key holding every listed scope is accepted.
     pub key_scopes: Option<Vec<Scope>>,
     pub service: bool,
+    /// `Some(roles)`: besides the credential, the acting user's role in the caller's
+    /// tenant (a token's `tid`, a key's tenant) must be one of these.
+    pub tenant_roles: Option<Vec<TenantRole>>,
 }
 
 impl Rule {
@@ -34,10 +37,36 @@ impl Rule {
 }
 
 impl Idm {
-    /// Whether `caller` may use what `rule` guards, at the caller's `now`. Roles are
-    /// read from the store (cached briefly), not from the token, so a demotion takes
+    /// Whether `caller` may use what `rule` guards, at the caller's `now`: the
+    /// credential, then the tenant role. Roles are read from the store (the user's
+    /// cached briefly, the tenant's not at all), not from the token, so a demotion takes
     /// effect at once.
     pub async fn authorize(&self, rule: &Rule, caller: &Caller) -> Result<()> {
+        self.admits_credential(rule, caller).await?;
+        let Some(roles) = &rule.tenant_roles else {
+            return Ok(());
+        };
+        let (user_id, tenant_id) = match (&caller.user, &caller.key) {
+            (Some(u), _) => (&u.user_id, &u.tenant_id),
+            (None, Some(k)) => (&k.user_id, &k.tenant_id),
+            _ => return Err(Error::forbidden("This needs a member of a tenant.")),
+        };
+        match self.tenant_role(tenant_id, user_id).await? {
+            Some(role) if roles.contains(&role) => Ok(()),
+            Some(_) => {
+                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                Err(Error::forbidden(format!(
+                    "This action requires the {} role in this tenant.",
+                    names.join(" or ")
+                )))
+            }
+            None => Err(Error::forbidden(
+                "You are no longer a member of this tenant; switch to another or sign in again.",
+            )),
+        }
+    }
+
+    async fn admits_credential(&self, rule: &Rule, caller: &Caller) -> Result<()> {
         if rule.public {
             return Ok(());
         }

@@ -391,6 +391,7 @@ impl Idm {
             first_name: who.first_name.clone(),
             username: None,
             role: Role::User,
+            join: None,
         };
         let user = insert_account(&txn, row, now).await?;
         let user_id = user.id.clone();

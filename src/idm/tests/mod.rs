@@ -75,6 +75,7 @@ impl Fixture {
             password: PASSWORD,
             first_name: None,
             username: None,
+            invitation_token: None,
         };
         self.idm
             .signup(new, &client("192.0.2.1"), now)

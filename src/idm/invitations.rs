@@ -1,0 +1,395 @@
+//! Invitations to a tenant: by email, with a 256-bit token stored as its SHA-256, single
+//! use, open for `[tenants] invitation_ttl_secs`, at most one pending per address and
+//! tenant, rate limited per tenant and per inviter. Accepting needs a signed-in user
+//! whose verified email is the invited address.
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use super::audit::{self, Event};
+use super::crypto::{random_token, token_hash};
+use super::error::{Error, Result, is_unique_violation};
+use super::rate_limit::{Action, Subject};
+use super::sessions::Tokens;
+use super::tenants::insert_membership;
+use super::{ClientInfo, Idm};
+use crate::domain::{Email, TenantRole};
+use crate::entities::{invitation, membership, session, tenant, user};
+
+const MAX_PENDING_LISTED: u64 = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub id: String,
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub email: String,
+    pub role: TenantRole,
+    pub status: Status,
+    pub invited_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+fn status(m: &invitation::Model, now: i64) -> Status {
+    if m.accepted_at.is_some() {
+        Status::Accepted
+    } else if m.revoked_at.is_some() || m.declined_at.is_some() {
+        Status::Revoked
+    } else if m.expires_at <= now {
+        Status::Expired
+    } else {
+        Status::Pending
+    }
+}
+
+fn not_found() -> Error {
+    Error::not_found("No invitation with this id.")
+}
+
+fn invalid_token() -> Error {
+    Error::bad_input("This invitation link is invalid, expired or already used; ask for a new one.")
+}
+
+/// The open invitations: neither accepted, revoked nor declined, and not expired.
+fn pending(now: i64) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(invitation::Column::AcceptedAt.is_null())
+        .add(invitation::Column::RevokedAt.is_null())
+        .add(invitation::Column::DeclinedAt.is_null())
+        .add(invitation::Column::ExpiresAt.gt(now))
+}
+
+/// Marks a pending invitation accepted, in `db`; false when it was not pending any
+/// more (used, revoked, declined, expired: a racing accept won).
+pub(super) async fn claim<C: sea_orm::ConnectionTrait>(db: &C, id: &str, now: i64) -> Result<bool> {
+    let done = invitation::Entity::update_many()
+        .col_expr(invitation::Column::AcceptedAt, Expr::value(now))
+        .filter(invitation::Column::Id.eq(id))
+        .filter(pending(now))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+impl Idm {
+    /// The pending invitation a signup presents; its address must be the one signing up.
+    pub(super) async fn invitation_for_signup(
+        &self,
+        token: &str,
+        email: &str,
+        now: i64,
+    ) -> Result<invitation::Model> {
+        if token.len() > 256 {
+            return Err(invalid_token());
+        }
+        let m = invitation::Entity::find()
+            .filter(invitation::Column::TokenHash.eq(token_hash(token)))
+            .filter(pending(now))
+            .one(&self.db)
+            .await?
+            .ok_or_else(invalid_token)?;
+        if m.email != email {
+            return Err(Error::bad_input(
+                "This invitation is for another email address: sign up with the invited one.",
+            ));
+        }
+        Ok(m)
+    }
+
+    async fn to_invitation(&self, m: invitation::Model, now: i64) -> Result<Invitation> {
+        let tenant_name = tenant::Entity::find_by_id(m.tenant_id.clone())
+            .one(&self.db)
+            .await?
+            .map(|t| t.name)
+            .unwrap_or_default();
+        Ok(Invitation {
+            status: status(&m, now),
+            id: m.id,
+            tenant_id: m.tenant_id,
+            tenant_name,
+            email: m.email,
+            role: m.role,
+            invited_by: m.invited_by,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+        })
+    }
+
+    /// Invites `email` into the inviter's current tenant as ADMIN or MEMBER (an OWNER
+    /// comes from `transferOwnership` once they have joined; an ADMIN can make no
+    /// OWNER anyway). The email carries the link; the answer never the token.
+    pub async fn invite_member(
+        &self,
+        inviter: (&str, &str),
+        email: &str,
+        role: TenantRole,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Invitation> {
+        let (inviter_id, tenant_id) = inviter;
+        if role == TenantRole::Owner {
+            return Err(Error::bad_input(
+                "Invite as ADMIN or MEMBER; transfer ownership once they have joined.",
+            ));
+        }
+        let email = Email::parse(email).map_err(Error::BadInput)?;
+        let address = email.as_str().to_owned();
+        self.limits
+            .hit(
+                Action::Invite,
+                Subject::Account(&format!("tenant:{tenant_id}")),
+                now,
+            )
+            .await?;
+        self.limits
+            .hit(
+                Action::Invite,
+                Subject::Account(&format!("user:{inviter_id}")),
+                now,
+            )
+            .await?;
+        let txn = self.begin_write().await?;
+        let member = membership::Entity::find()
+            .filter(membership::Column::TenantId.eq(tenant_id))
+            .inner_join(user::Entity)
+            .filter(user::Column::Email.eq(address.as_str()))
+            .one(&txn)
+            .await?;
+        if member.is_some() {
+            return Err(Error::Conflict(
+                "This address belongs to a member of this tenant already.".into(),
+            ));
+        }
+        let open = invitation::Entity::find()
+            .filter(invitation::Column::TenantId.eq(tenant_id))
+            .filter(invitation::Column::Email.eq(address.as_str()))
+            .filter(pending(now))
+            .one(&txn)
+            .await?;
+        if open.is_some() {
+            return Err(Error::Conflict(
+                "An invitation to this address is pending already; revoke it to send a new one."
+                    .into(),
+            ));
+        }
+        let token = random_token();
+        let ttl = i64::from(self.settings.tenants.invitation_ttl_secs);
+        let row = invitation::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            tenant_id: Set(tenant_id.to_owned()),
+            email: Set(address.clone()),
+            role: Set(role),
+            token_hash: Set(token_hash(&token)),
+            invited_by: Set(Some(inviter_id.to_owned())),
+            created_at: Set(now),
+            expires_at: Set(now + ttl),
+            accepted_at: Set(None),
+            revoked_at: Set(None),
+            declined_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        let invitation = self.to_invitation(row, now).await?;
+        audit::record(
+            &self.db,
+            Event::MemberInvited,
+            Some(inviter_id),
+            client,
+            Some(format!("{} as {} to {tenant_id}", invitation.id, role)),
+            now,
+        )
+        .await;
+        self.mailer
+            .send_invitation_later(address, invitation.tenant_name.clone(), token);
+        Ok(invitation)
+    }
+
+    /// The tenant's pending invitations, newest first.
+    pub async fn invitations(&self, tenant_id: &str, now: i64) -> Result<Vec<Invitation>> {
+        let rows = invitation::Entity::find()
+            .filter(invitation::Column::TenantId.eq(tenant_id))
+            .filter(pending(now))
+            .order_by_desc(invitation::Column::CreatedAt)
+            .limit(MAX_PENDING_LISTED)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for m in rows {
+            out.push(self.to_invitation(m, now).await?);
+        }
+        Ok(out)
+    }
+
+    /// The pending invitations addressed to the user's verified email.
+    pub async fn my_invitations(&self, user_id: &str, now: i64) -> Result<Vec<Invitation>> {
+        let user = self.user(user_id, now).await?;
+        let Some(email) = user.email.filter(|_| user.email_verified) else {
+            return Ok(Vec::new());
+        };
+        let rows = invitation::Entity::find()
+            .filter(invitation::Column::Email.eq(email))
+            .filter(pending(now))
+            .order_by_desc(invitation::Column::CreatedAt)
+            .limit(MAX_PENDING_LISTED)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for m in rows {
+            out.push(self.to_invitation(m, now).await?);
+        }
+        Ok(out)
+    }
+
+    /// Revokes a pending invitation of the caller's tenant; one of another tenant is
+    /// NOT_FOUND.
+    pub async fn revoke_invitation(
+        &self,
+        actor: (&str, &str),
+        id: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Invitation> {
+        let (actor_id, tenant_id) = actor;
+        if id.len() > 64 {
+            return Err(not_found());
+        }
+        let m = invitation::Entity::find_by_id(id.to_owned())
+            .filter(invitation::Column::TenantId.eq(tenant_id))
+            .one(&self.db)
+            .await?
+            .ok_or_else(not_found)?;
+        if status(&m, now) != Status::Pending {
+            return Err(Error::bad_input(
+                "Only a pending invitation can be revoked.",
+            ));
+        }
+        invitation::Entity::update_many()
+            .col_expr(invitation::Column::RevokedAt, Expr::value(now))
+            .filter(invitation::Column::Id.eq(m.id.as_str()))
+            .filter(pending(now))
+            .exec(&self.db)
+            .await?;
+        audit::record(
+            &self.db,
+            Event::InvitationRevoked,
+            Some(actor_id),
+            client,
+            Some(m.id.clone()),
+            now,
+        )
+        .await;
+        let m = invitation::Entity::find_by_id(m.id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(not_found)?;
+        self.to_invitation(m, now).await
+    }
+
+    /// Declines an invitation addressed to the user's verified email.
+    pub async fn decline_invitation(&self, user_id: &str, id: &str, now: i64) -> Result<bool> {
+        let user = self.user(user_id, now).await?;
+        let Some(email) = user.email.filter(|_| user.email_verified) else {
+            return Err(not_found());
+        };
+        if id.len() > 64 {
+            return Err(not_found());
+        }
+        let done = invitation::Entity::update_many()
+            .col_expr(invitation::Column::DeclinedAt, Expr::value(now))
+            .filter(invitation::Column::Id.eq(id))
+            .filter(invitation::Column::Email.eq(email))
+            .filter(pending(now))
+            .exec(&self.db)
+            .await?;
+        if done.rows_affected != 1 {
+            return Err(not_found());
+        }
+        Ok(true)
+    }
+
+    /// Joins the invitation's tenant: the signed-in user's verified email must be the
+    /// invited address. Single use (of two racing accepts one wins); answers tokens of a
+    /// new session in the joined tenant.
+    pub async fn accept_invitation(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        token: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Tokens> {
+        self.limits
+            .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
+            .await?;
+        if token.len() > 256 {
+            return Err(invalid_token());
+        }
+        let m = invitation::Entity::find()
+            .filter(invitation::Column::TokenHash.eq(token_hash(token)))
+            .filter(pending(now))
+            .one(&self.db)
+            .await?
+            .ok_or_else(invalid_token)?;
+        let user = self.user(user_id, now).await?;
+        let verified = user.email.as_deref().filter(|_| user.email_verified);
+        if verified != Some(m.email.as_str()) {
+            return Err(Error::forbidden(
+                "This invitation is for another email address: sign in with the invited (and verified) address.",
+            ));
+        }
+        let amr: Vec<String> = session::Entity::find_by_id(session_id.to_owned())
+            .one(&self.db)
+            .await?
+            .map(|s| s.amr.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+        let txn = self.begin_write().await?;
+        if !claim(&txn, &m.id, now).await? {
+            return Err(invalid_token());
+        }
+        match insert_membership(&txn, &m.tenant_id, user_id, m.role, now).await {
+            Ok(()) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::Conflict(
+                    "You are a member of this tenant already.".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut row = user::Entity::find_by_id(user_id.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::unauthenticated("Sign in again."))?;
+        user::Entity::update_many()
+            .col_expr(user::Column::TenantId, Expr::value(m.tenant_id.as_str()))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(user_id))
+            .exec(&txn)
+            .await?;
+        row.tenant_id = m.tenant_id.clone();
+        let tokens = self.start_session(&txn, &row, &amr, client, now).await?;
+        txn.commit().await?;
+        self.users.forget(user_id);
+        audit::record(
+            &self.db,
+            Event::MemberJoined,
+            Some(user_id),
+            client,
+            Some(format!("{} as {}", m.tenant_id, m.role)),
+            now,
+        )
+        .await;
+        Ok(tokens)
+    }
+}
