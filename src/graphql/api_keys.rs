@@ -1,10 +1,10 @@
 //! API keys: the owner's lifecycle operations, and verification for internal services.
 use async_graphql::{Context, ID, Object, Result};
 
-use super::directives::{api_key, service_token, user_token};
+use super::directives::{api_key, service_token, tenant_role, user_token};
 use super::state;
 use super::types::{
-    ApiKey, ApiKeyPage, ApiKeyScope, ApiKeyVerification, CreateApiKeyInput, NewApiKey,
+    ApiKey, ApiKeyPage, ApiKeyScope, ApiKeyVerification, CreateApiKeyInput, NewApiKey, TenantRole,
     UpdateApiKeyInput,
 };
 use crate::domain::Scope;
@@ -57,6 +57,30 @@ impl ApiKeysQuery {
                 .await?
                 .into(),
         ))
+    }
+
+    /// Every member's keys made in the current tenant, newest first. `limit` is 1..64.
+    #[graphql(
+        directive = user_token::apply(None),
+        directive = tenant_role::apply(vec![TenantRole::Owner, TenantRole::Admin])
+    )]
+    async fn tenant_api_keys(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(0)")] offset: Option<i32>,
+        #[graphql(default_with = "Some(64)")] limit: Option<i32>,
+    ) -> Result<ApiKeyPage> {
+        let (idm, caller) = state(ctx)?;
+        let tenant = caller.current_tenant().unwrap_or_default();
+        let page = idm
+            .list_tenant_api_keys(
+                tenant,
+                i64::from(offset.unwrap_or(0)),
+                i64::from(limit.unwrap_or(64)),
+                caller.now,
+            )
+            .await?;
+        Ok(page.into())
     }
 
     /// For the deployment's other services: is this key valid, for these scopes, from
@@ -164,8 +188,15 @@ impl ApiKeysMutation {
     #[graphql(directive = user_token::apply(None), directive = api_key::apply(Some(vec![ApiKeyScope::Delete])))]
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<ApiKey> {
         let (idm, caller) = state(ctx)?;
+        let tenant = caller.current_tenant().unwrap_or_default();
         Ok(idm
-            .revoke_api_key(caller.acting()?.user_id, &id, &caller.client, caller.now)
+            .revoke_api_key_in(
+                caller.acting()?.user_id,
+                tenant,
+                &id,
+                &caller.client,
+                caller.now,
+            )
             .await?
             .into())
     }

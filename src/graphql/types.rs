@@ -244,6 +244,10 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Whose key it is (in `tenantApiKeys`, any member's).
+    pub user_id: ID,
+    /// The tenant it was made in.
+    pub tenant_id: ID,
 }
 
 impl From<keys::ApiKey> for ApiKey {
@@ -264,6 +268,8 @@ impl From<keys::ApiKey> for ApiKey {
             expires_at: k.expires_at.map(time),
             last_used_at: k.last_used_at.map(time),
             revoked_at: k.revoked_at.map(time),
+            user_id: ID(k.user_id),
+            tenant_id: ID(k.tenant_id),
         }
     }
 }

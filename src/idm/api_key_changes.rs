@@ -11,7 +11,7 @@ use super::api_keys::{
 use super::audit::{self, Event};
 use super::error::{Error, Result};
 use super::{ClientInfo, Idm};
-use crate::domain::{Environment, IpAllowlist, Scope, ScopeList};
+use crate::domain::{Environment, IpAllowlist, Scope, ScopeList, TenantRole};
 use crate::entities::api_key::{self, Column};
 
 /// What a temporary key is made with.
@@ -173,24 +173,77 @@ impl Idm {
         now: i64,
     ) -> Result<ApiKey> {
         let m = self.owned_key(&self.db, user_id, id).await?;
+        self.revoke_key_row(user_id, m, client, now).await
+    }
+
+    /// Revokes the actor's own key, or, when the actor is an OWNER or ADMIN of
+    /// `tenant_id` (the caller's current tenant), any member's key made in it. Any other
+    /// key is NOT_FOUND.
+    pub async fn revoke_api_key_in(
+        &self,
+        user_id: &str,
+        tenant_id: &str,
+        id: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<ApiKey> {
+        let m = match self.owned_key(&self.db, user_id, id).await {
+            Ok(m) => m,
+            Err(Error::NotFound(msg)) => {
+                let admin = matches!(
+                    self.tenant_role(tenant_id, user_id).await?,
+                    Some(TenantRole::Owner | TenantRole::Admin)
+                );
+                let found = if admin {
+                    api_key::Entity::find_by_id(id.to_owned())
+                        .filter(Column::TenantId.eq(tenant_id))
+                        .filter(Column::DeletedAt.is_null())
+                        .one(&self.db)
+                        .await?
+                } else {
+                    None
+                };
+                found.ok_or(Error::NotFound(msg))?
+            }
+            Err(e) => return Err(e),
+        };
+        self.revoke_key_row(user_id, m, client, now).await
+    }
+
+    async fn revoke_key_row(
+        &self,
+        actor: &str,
+        m: api_key::Model,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<ApiKey> {
         if m.revoked_at.is_none_or(|t| t > now) {
             api_key::Entity::update_many()
                 .col_expr(Column::RevokedAt, Expr::value(now))
                 .filter(Column::Id.eq(m.id.clone()))
                 .exec(&self.db)
                 .await?;
+            let detail = if m.user_id == actor {
+                m.id.clone()
+            } else {
+                format!("{} (of {}, by {actor})", m.id, m.user_id)
+            };
             audit::record(
                 &self.db,
                 Event::ApiKeyRevoked,
-                Some(user_id),
+                Some(&m.user_id),
                 client,
-                Some(m.id.clone()),
+                Some(detail),
                 now,
             )
             .await;
         }
         self.key_cache.invalidate(Some(&m.key_hash), None);
-        self.get_api_key(user_id, id, now).await
+        let fresh = api_key::Entity::find_by_id(m.id.clone())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::not_found("No API key with this id."))?;
+        Ok(self.to_api_key(fresh, now))
     }
 
     /// Revokes and hides the key: it is gone from listings and lookups.

@@ -360,6 +360,29 @@ impl Idm {
         limit: i64,
         now: i64,
     ) -> Result<Page> {
+        self.key_page(Column::UserId.eq(user_id), offset, limit, now)
+            .await
+    }
+
+    /// Every member's keys made in the tenant, newest first (for its OWNERs and ADMINs).
+    pub async fn list_tenant_api_keys(
+        &self,
+        tenant_id: &str,
+        offset: i64,
+        limit: i64,
+        now: i64,
+    ) -> Result<Page> {
+        self.key_page(Column::TenantId.eq(tenant_id), offset, limit, now)
+            .await
+    }
+
+    async fn key_page(
+        &self,
+        whose: sea_orm::sea_query::SimpleExpr,
+        offset: i64,
+        limit: i64,
+        now: i64,
+    ) -> Result<Page> {
         if !(1..=MAX_PAGE as i64).contains(&limit) {
             return Err(Error::bad_input(format!(
                 "limit must be between 1 and {MAX_PAGE}."
@@ -370,7 +393,7 @@ impl Idm {
         }
         let (offset, limit) = (offset as u64, limit as u64);
         let base = api_key::Entity::find()
-            .filter(Column::UserId.eq(user_id))
+            .filter(whose)
             .filter(Column::DeletedAt.is_null());
         let total = base.clone().count(&self.db).await?;
         let rows = base
