@@ -63,9 +63,14 @@ export async function gql(query, variables = {}) {
   return dataOf(await post('/graphql', { query, variables }, headers));
 }
 
-/** A signing-in operation on /session/graphql (the refresh token goes to a cookie). */
+/**
+ * A signing-in operation on /session/graphql (the refresh token goes to a cookie). The
+ * access token goes along when one is held: switching tenants and accepting an
+ * invitation start a new session for the signed-in user.
+ */
 export async function sessionGql(query, variables = {}) {
-  const data = dataOf(await post('/session/graphql', { query, variables }));
+  const headers = accessToken ? { authorization: `Bearer ${accessToken}` } : {};
+  const data = dataOf(await post('/session/graphql', { query, variables }, headers));
   const token = findAccessToken(data);
   if (token) accessToken = token;
   return data;

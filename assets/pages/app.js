@@ -11,6 +11,8 @@ const PAGES = {
   account: () => import('./account.js'),
   'account-keys': () => import('./account-keys.js'),
   'account-security': () => import('./account-security.js'),
+  'account-tenant': () => import('./account-tenant.js'),
+  'accept-invite': () => import('./accept-invite.js'),
   admin: () => import('./admin.js'),
 };
 

@@ -1,4 +1,5 @@
-// What the console pages share (/account, /account/keys, /account/security, /admin):
+// What the console pages share (/account, /account/keys, /account/security,
+// /account/tenant, /admin):
 // the signed-in user (or off to /login), the navigation, dates, confirmations in a
 // modal <dialog>, copying to the clipboard, an alert per action and a live region.
 import { gql, logout, refresh } from './api.js';
@@ -12,6 +13,7 @@ const LINKS = [
   ['/account', 'Account'],
   ['/account/keys', 'API keys'],
   ['/account/security', 'Security'],
+  ['/account/tenant', 'Team'],
   ['/admin', 'Admin', (user) => user.role === 'ADMIN'],
 ];
 

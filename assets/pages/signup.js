@@ -3,12 +3,15 @@
 import { AUTH_FIELDS, sessionGql } from './api.js';
 import { $, clearErrors, destination, requireFilled, safeNext, showError, showPanel, whileBusy, wirePasswordToggles } from './forms.js';
 
-const SIGNUP = `mutation ($email: String!, $password: String!, $firstName: String) {
-  signup(email: $email, password: $password, firstName: $firstName) { emailVerified auth { ${AUTH_FIELDS} } }
+const SIGNUP = `mutation ($email: String!, $password: String!, $firstName: String, $invitation: String) {
+  signup(email: $email, password: $password, firstName: $firstName, invitationToken: $invitation) { emailVerified auth { ${AUTH_FIELDS} } }
 }`;
 
 export function init() {
   const next = safeNext();
+  // From an invitation's page (/accept-invite): the account joins that team, and the
+  // invitation's link has proved the address.
+  const invitation = new URLSearchParams(location.search).get('invitation');
   if (next) $('#login-link').href = `/login?next=${encodeURIComponent(next)}`;
   wirePasswordToggles();
 
@@ -32,8 +35,13 @@ export function init() {
           email: email.value.trim(),
           password: password.value,
           firstName: firstName.value.trim() || null,
+          invitation: invitation || null,
         }),
       );
+      if (invitation) {
+        location.assign('/account/tenant');
+        return;
+      }
       const user = data.signup.auth.user;
       $('#done-email').textContent = user.email || email.value.trim();
       $('#continue-link').href = destination(next);

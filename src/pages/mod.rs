@@ -46,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/account", page("account", "Your account"))
         .route("/account/keys", page("account-keys", "API keys"))
         .route("/account/security", page("account-security", "Security"))
+        .route("/account/tenant", page("account-tenant", "Your team"))
+        .route("/accept-invite", page("accept-invite", "Join a team"))
         .route("/admin", page("admin", "Administration"))
         .route(
             "/oauth/callback/{provider}",

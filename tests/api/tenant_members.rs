@@ -554,3 +554,38 @@ async fn bob_own_tenant(app: &TestApp, bob: &Tokens) -> String {
         .unwrap()
         .to_owned()
 }
+
+db_test!(
+    a_key_made_while_its_maker_is_removed_does_not_survive_the_removal,
+    |app| {
+        const MAKE: &str = "mutation($n: String!) { createApiKey(input: { name: $n }) { secret } }";
+        let ada = app.signup_verified("ada@example.com").await;
+        for round in 0..4 {
+            let email = format!("racer{round}@example.com");
+            let bob = join(&app, &ada, &email, "MEMBER").await;
+            let makes = futures_util::future::join_all(
+                (0..4).map(|i| app.gql_as(&bob.access, MAKE, json!({ "n": format!("k{i}") }))),
+            );
+            let remove = app.gql_as(&ada.access, REMOVE, json!({ "u": bob.user_id }));
+            let (made, removed) = tokio::join!(makes, remove);
+            removed.ok();
+            for r in &made {
+                match r.code() {
+                    None => {
+                        // Made before the removal: it must have been revoked by it.
+                        let secret = r.data()["createApiKey"]["secret"].as_str().unwrap();
+                        let me = app
+                            .gql_with("{ me { id } }", json!({}), &[("x-api-key", secret)])
+                            .await;
+                        me.expect_code("UNAUTHENTICATED");
+                    }
+                    Some(code) => assert!(
+                        matches!(code, "FORBIDDEN" | "UNAUTHENTICATED"),
+                        "refused as a non-member: {}",
+                        r.0
+                    ),
+                }
+            }
+        }
+    }
+);
