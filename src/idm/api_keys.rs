@@ -426,6 +426,33 @@ impl Idm {
         Ok(rows.into_iter().map(|m| self.to_api_key(m, now)).collect())
     }
 
+    /// The keys of `tenant_id` the user may see, newest `MAX_LISTED`: every member's to
+    /// its OWNERs and ADMINs, the user's own made there to a MEMBER.
+    pub async fn tenant_keys_visible_to(
+        &self,
+        user_id: &str,
+        tenant_id: &str,
+        now: i64,
+    ) -> Result<Vec<ApiKey>> {
+        let admin = matches!(
+            self.tenant_role(tenant_id, user_id).await?,
+            Some(crate::domain::TenantRole::Owner | crate::domain::TenantRole::Admin)
+        );
+        let mut q = api_key::Entity::find()
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(Column::DeletedAt.is_null());
+        if !admin {
+            q = q.filter(Column::UserId.eq(user_id));
+        }
+        let rows = q
+            .order_by_desc(Column::CreatedAt)
+            .order_by_desc(Column::Id)
+            .limit(MAX_LISTED)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|m| self.to_api_key(m, now)).collect())
+    }
+
     pub async fn get_api_key(&self, user_id: &str, id: &str, now: i64) -> Result<ApiKey> {
         let m = self.owned_key(&self.db, user_id, id).await?;
         Ok(self.to_api_key(m, now))

@@ -301,14 +301,40 @@ pub async fn rotate_key(
     Ok(Json(CustomerKey::with_secret(new)))
 }
 
+/// Revokes the caller's key, or (an OWNER or ADMIN) any key of the caller's tenant.
 pub async fn revoke_key(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Id(id): Id,
 ) -> Answer<CustomerKey> {
+    let tenant = caller.current_tenant().unwrap_or_default();
     let key = app
         .idm
-        .revoke_api_key(caller.acting()?.user_id, &id, &caller.client, caller.now)
+        .revoke_api_key_in(
+            caller.acting()?.user_id,
+            tenant,
+            &id,
+            &caller.client,
+            caller.now,
+        )
         .await?;
     Ok(Json(CustomerKey::view(key, None)))
+}
+
+/// Every key of the caller's tenant that the caller may see (REST.md): all members'
+/// for its OWNERs and ADMINs, the caller's own made there for a MEMBER.
+pub async fn list_keys(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Answer<Vec<CustomerKey>> {
+    let tenant = caller.current_tenant().unwrap_or_default();
+    let keys = app
+        .idm
+        .tenant_keys_visible_to(caller.acting()?.user_id, tenant, caller.now)
+        .await?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|k| CustomerKey::view(k, None))
+            .collect(),
+    ))
 }

@@ -589,3 +589,62 @@ db_test!(
         }
     }
 );
+
+db_test!(
+    trucore_lists_the_keys_of_the_tenant_the_caller_may_see,
+    |app| {
+        use crate::rest::Rest;
+        let ada = app.signup_verified("ada@example.com").await;
+        let bob = join(&app, &ada, "bob@example.com", "MEMBER").await;
+        let bobs = Rest::bearer(&app, &bob.access);
+        let made = bobs
+            .post("/customer/keys", json!({ "label": "bob's" }))
+            .await;
+        assert_eq!(made.status, 200, "{}", made.body);
+        let bob_key = made.body["key_id"].as_str().unwrap().to_owned();
+        let adas = Rest::bearer(&app, &ada.access);
+        let all = adas.get("/customer/keys").await;
+        let labels: Vec<&str> = all
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["label"].as_str().unwrap())
+            .collect();
+        assert!(
+            labels.contains(&"bob's") && labels.contains(&"Default key"),
+            "the OWNER sees every member's: {labels:?}"
+        );
+        let own = bobs.get("/customer/keys").await;
+        let labels: Vec<&str> = own
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(labels, vec!["bob's"], "a MEMBER sees their own");
+        let revoked = adas
+            .post(&format!("/customer/keys/{bob_key}/revoke"), Value::Null)
+            .await;
+        assert_eq!(revoked.body["status"], "revoked", "{}", revoked.body);
+        let ada_key = all
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["label"] == "Default key")
+            .unwrap()["key_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let refused = bobs
+            .post(&format!("/customer/keys/{ada_key}/revoke"), Value::Null)
+            .await;
+        assert_eq!(
+            refused.status, 404,
+            "a MEMBER cannot revoke another's key: {}",
+            refused.body
+        );
+    }
+);
