@@ -63,14 +63,6 @@ impl From<core::Invitation> for Invitation {
     }
 }
 
-fn in_tenant(caller: &crate::idm::auth::Caller) -> crate::idm::Result<(&str, &str)> {
-    let user = caller.acting()?.user_id;
-    let tenant = caller
-        .current_tenant()
-        .ok_or_else(|| crate::idm::Error::unauthenticated("Sign in first."))?;
-    Ok((user, tenant))
-}
-
 #[derive(Default)]
 pub struct InvitationsQuery;
 
@@ -83,7 +75,7 @@ impl InvitationsQuery {
     )]
     async fn invitations(&self, ctx: &Context<'_>) -> Result<Vec<Invitation>> {
         let (idm, caller) = state(ctx)?;
-        let (_, tenant) = in_tenant(caller)?;
+        let (_, tenant) = caller.acting_in_tenant()?;
         let list = idm.invitations(tenant, caller.now).await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
@@ -118,7 +110,13 @@ impl InvitationsMutation {
         let (idm, caller) = state(ctx)?;
         let role = role.unwrap_or(TenantRole::Member).into();
         Ok(idm
-            .invite_member(in_tenant(caller)?, &email, role, &caller.client, caller.now)
+            .invite_member(
+                caller.acting_in_tenant()?,
+                &email,
+                role,
+                &caller.client,
+                caller.now,
+            )
             .await?
             .into())
     }
@@ -130,7 +128,7 @@ impl InvitationsMutation {
     async fn revoke_invitation(&self, ctx: &Context<'_>, id: ID) -> Result<Invitation> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .revoke_invitation(in_tenant(caller)?, &id, &caller.client, caller.now)
+            .revoke_invitation(caller.acting_in_tenant()?, &id, &caller.client, caller.now)
             .await?
             .into())
     }
@@ -151,7 +149,7 @@ impl InvitationsMutation {
     async fn decline_invitation(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .decline_invitation(caller.acting()?.user_id, &id, caller.now)
+            .decline_invitation(caller.acting()?.user_id, &id, &caller.client, caller.now)
             .await?)
     }
 }

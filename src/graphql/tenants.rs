@@ -6,7 +6,6 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use super::directives::{api_key, tenant_role, user_token};
 use super::state;
 use super::types::{ApiKeyScope, AuthPayload, TenantRole, User, time};
-use crate::idm::auth::Caller;
 use crate::idm::tenants as core;
 
 #[derive(SimpleObject, Clone)]
@@ -46,15 +45,6 @@ pub struct MemberPage {
     pub limit: i32,
 }
 
-/// The acting user and the caller's current tenant (a token's `tid`, a key's tenant).
-fn acting_in(caller: &Caller) -> crate::idm::Result<(&str, &str)> {
-    let user = caller.acting()?.user_id;
-    let tenant = caller
-        .current_tenant()
-        .ok_or_else(|| crate::idm::Error::unauthenticated("Sign in first."))?;
-    Ok((user, tenant))
-}
-
 #[derive(Default)]
 pub struct TenantsQuery;
 
@@ -72,7 +62,7 @@ impl TenantsQuery {
     #[graphql(directive = user_token::apply(None), directive = api_key::apply(Some(vec![ApiKeyScope::Read])))]
     async fn current_tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
         let (idm, caller) = state(ctx)?;
-        let (user, tenant) = acting_in(caller)?;
+        let (user, tenant) = caller.acting_in_tenant()?;
         Ok(idm.tenant_of(user, tenant).await?.into())
     }
 
@@ -85,7 +75,7 @@ impl TenantsQuery {
         #[graphql(default_with = "Some(64)")] limit: Option<i32>,
     ) -> Result<MemberPage> {
         let (idm, caller) = state(ctx)?;
-        let (user, tenant) = acting_in(caller)?;
+        let (user, tenant) = caller.acting_in_tenant()?;
         let page = idm
             .members(
                 user,
@@ -126,7 +116,7 @@ impl TenantsMutation {
     )]
     async fn rename_tenant(&self, ctx: &Context<'_>, name: String) -> Result<Tenant> {
         let (idm, caller) = state(ctx)?;
-        let (user, tenant) = acting_in(caller)?;
+        let (user, tenant) = caller.acting_in_tenant()?;
         Ok(idm
             .rename_tenant(user, tenant, &name, &caller.client, caller.now)
             .await?
@@ -167,7 +157,7 @@ impl MembersMutation {
         let (idm, caller) = state(ctx)?;
         let m = idm
             .set_member_role(
-                acting_in(caller)?,
+                caller.acting_in_tenant()?,
                 &user_id,
                 role.into(),
                 &caller.client,
@@ -186,7 +176,12 @@ impl MembersMutation {
     async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         let (idm, caller) = state(ctx)?;
         Ok(idm
-            .remove_member(acting_in(caller)?, &user_id, &caller.client, caller.now)
+            .remove_member(
+                caller.acting_in_tenant()?,
+                &user_id,
+                &caller.client,
+                caller.now,
+            )
             .await?)
     }
 
@@ -198,7 +193,12 @@ impl MembersMutation {
     async fn transfer_ownership(&self, ctx: &Context<'_>, user_id: ID) -> Result<Member> {
         let (idm, caller) = state(ctx)?;
         let m = idm
-            .transfer_ownership(acting_in(caller)?, &user_id, &caller.client, caller.now)
+            .transfer_ownership(
+                caller.acting_in_tenant()?,
+                &user_id,
+                &caller.client,
+                caller.now,
+            )
             .await?;
         Ok(member(m))
     }

@@ -217,18 +217,8 @@ impl Idm {
 
     /// The tenant's pending invitations, newest first.
     pub async fn invitations(&self, tenant_id: &str, now: i64) -> Result<Vec<Invitation>> {
-        let rows = invitation::Entity::find()
-            .filter(invitation::Column::TenantId.eq(tenant_id))
-            .filter(pending(now))
-            .order_by_desc(invitation::Column::CreatedAt)
-            .limit(MAX_PENDING_LISTED)
-            .all(&self.db)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for m in rows {
-            out.push(self.to_invitation(m, now).await?);
-        }
-        Ok(out)
+        self.pending_where(invitation::Column::TenantId.eq(tenant_id), now)
+            .await
     }
 
     /// The pending invitations addressed to the user's verified email.
@@ -237,8 +227,18 @@ impl Idm {
         let Some(email) = user.email.filter(|_| user.email_verified) else {
             return Ok(Vec::new());
         };
+        self.pending_where(invitation::Column::Email.eq(email), now)
+            .await
+    }
+
+    /// The newest pending invitations that match `which`.
+    async fn pending_where(
+        &self,
+        which: sea_orm::sea_query::SimpleExpr,
+        now: i64,
+    ) -> Result<Vec<Invitation>> {
         let rows = invitation::Entity::find()
-            .filter(invitation::Column::Email.eq(email))
+            .filter(which)
             .filter(pending(now))
             .order_by_desc(invitation::Column::CreatedAt)
             .limit(MAX_PENDING_LISTED)
@@ -297,7 +297,13 @@ impl Idm {
     }
 
     /// Declines an invitation addressed to the user's verified email.
-    pub async fn decline_invitation(&self, user_id: &str, id: &str, now: i64) -> Result<bool> {
+    pub async fn decline_invitation(
+        &self,
+        user_id: &str,
+        id: &str,
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<bool> {
         let user = self.user(user_id, now).await?;
         let Some(email) = user.email.filter(|_| user.email_verified) else {
             return Err(not_found());
@@ -315,6 +321,16 @@ impl Idm {
         if done.rows_affected != 1 {
             return Err(not_found());
         }
+        let detail = Some(id.to_owned());
+        audit::record(
+            &self.db,
+            Event::InvitationDeclined,
+            Some(user_id),
+            client,
+            detail,
+            now,
+        )
+        .await;
         Ok(true)
     }
 

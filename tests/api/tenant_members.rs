@@ -315,6 +315,35 @@ db_test!(ids_of_another_tenant_are_not_found, |app| {
         .gql_as(&ada.access, LEAVE, json!({ "t": tid(&eve.access) }))
         .await;
     r.expect_code("NOT_FOUND");
+    // The invited address declines (audited); the link is then void.
+    const DECLINE: &str = "mutation($i: ID!) { declineInvitation(id: $i) }";
+    let other = app
+        .gql_as(&eve.access, INVITE, json!({ "e": "declines@example.com" }))
+        .await;
+    let other_id = other.ok()["inviteMember"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decliner = app.signup_verified("declines@example.com").await;
+    let r = app
+        .gql_as(&decliner.access, DECLINE, json!({ "i": other_id }))
+        .await;
+    assert_eq!(r.ok()["declineInvitation"], true);
+    let events: Vec<String> = app
+        .audit_rows(&decliner.user_id)
+        .await
+        .into_iter()
+        .map(|r| r.event)
+        .collect();
+    assert!(
+        events.contains(&"invitation_declined".to_owned()),
+        "{events:?}"
+    );
+    let declined = invitation_token(&app, "declines@example.com").await;
+    let r = app
+        .gql_as(&decliner.access, ACCEPT, json!({ "t": declined }))
+        .await;
+    r.expect_code("BAD_USER_INPUT");
     // Eve revokes her own; a revoked invitation no longer works.
     let r = app
         .gql_as(

@@ -125,6 +125,15 @@ impl Caller {
         }
     }
 
+    /// The acting user and the caller's current tenant, for what acts in a tenant.
+    pub fn acting_in_tenant(&self) -> super::Result<(&str, &str)> {
+        let user = self.acting()?.user_id;
+        let tenant = self
+            .current_tenant()
+            .ok_or_else(|| super::Error::unauthenticated("Sign in first."))?;
+        Ok((user, tenant))
+    }
+
     /// The user acting. The field's rule has already admitted the caller; this only
     /// names whom it admitted (a user token first, as when both are sent).
     pub fn acting(&self) -> super::Result<Acting<'_>> {
