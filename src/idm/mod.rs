@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod activity;
 pub mod admin;
 pub mod api_key_changes;
+pub mod api_key_lists;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
