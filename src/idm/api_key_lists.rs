@@ -4,7 +4,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 
 use super::Idm;
 use super::api_keys::{ApiKey, MAX_LISTED, MAX_PAGE, Page};
-use super::error::{Error, Result};
+use super::error::Result;
 use crate::entities::api_key::{self, Column};
 
 impl Idm {
@@ -38,15 +38,7 @@ impl Idm {
         limit: i64,
         now: i64,
     ) -> Result<Page> {
-        if !(1..=MAX_PAGE as i64).contains(&limit) {
-            return Err(Error::bad_input(format!(
-                "limit must be between 1 and {MAX_PAGE}."
-            )));
-        }
-        if offset < 0 {
-            return Err(Error::bad_input("offset must not be negative."));
-        }
-        let (offset, limit) = (offset as u64, limit as u64);
+        let (offset, limit) = super::page_bounds(offset, limit, MAX_PAGE)?;
         let base = api_key::Entity::find()
             .filter(whose)
             .filter(Column::DeletedAt.is_null());

@@ -281,13 +281,10 @@ impl Idm {
         self.lock_user(&txn, user_id).await?;
         self.check_key_policy(&txn, (user_id, user.role), false, None, now)
             .await?;
-        let member = crate::entities::membership::Entity::find_by_id((
-            tenant_id.to_owned(),
-            user_id.to_owned(),
-        ))
-        .one(&txn)
-        .await?;
-        if member.is_none() {
+        if super::tenants::membership(&txn, tenant_id, user_id)
+            .await?
+            .is_none()
+        {
             return Err(Error::forbidden(
                 "You are no longer a member of this tenant; switch to another or sign in again.",
             ));

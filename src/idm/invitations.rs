@@ -15,7 +15,7 @@ use super::sessions::Tokens;
 use super::tenants::insert_membership;
 use super::{ClientInfo, Idm};
 use crate::domain::{Email, TenantRole};
-use crate::entities::{invitation, membership, session, tenant, user};
+use crate::entities::{invitation, membership, tenant, user};
 
 const MAX_PENDING_LISTED: u64 = 500;
 
@@ -52,6 +52,20 @@ fn status(m: &invitation::Model, now: i64) -> Status {
     }
 }
 
+fn view(m: invitation::Model, tenant_name: String, now: i64) -> Invitation {
+    Invitation {
+        status: status(&m, now),
+        id: m.id,
+        tenant_id: m.tenant_id,
+        tenant_name,
+        email: m.email,
+        role: m.role,
+        invited_by: m.invited_by,
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+    }
+}
+
 fn not_found() -> Error {
     Error::not_found("No invitation with this id.")
 }
@@ -82,6 +96,19 @@ pub(super) async fn claim<C: sea_orm::ConnectionTrait>(db: &C, id: &str, now: i6
 }
 
 impl Idm {
+    /// The pending invitation whose token this is.
+    async fn pending_by_token(&self, token: &str, now: i64) -> Result<invitation::Model> {
+        if token.len() > 256 {
+            return Err(invalid_token());
+        }
+        invitation::Entity::find()
+            .filter(invitation::Column::TokenHash.eq(token_hash(token)))
+            .filter(pending(now))
+            .one(&self.db)
+            .await?
+            .ok_or_else(invalid_token)
+    }
+
     /// The pending invitation a signup presents; its address must be the one signing up.
     pub(super) async fn invitation_for_signup(
         &self,
@@ -89,15 +116,7 @@ impl Idm {
         email: &str,
         now: i64,
     ) -> Result<invitation::Model> {
-        if token.len() > 256 {
-            return Err(invalid_token());
-        }
-        let m = invitation::Entity::find()
-            .filter(invitation::Column::TokenHash.eq(token_hash(token)))
-            .filter(pending(now))
-            .one(&self.db)
-            .await?
-            .ok_or_else(invalid_token)?;
+        let m = self.pending_by_token(token, now).await?;
         if m.email != email {
             return Err(Error::bad_input(
                 "This invitation is for another email address: sign up with the invited one.",
@@ -112,17 +131,7 @@ impl Idm {
             .await?
             .map(|t| t.name)
             .unwrap_or_default();
-        Ok(Invitation {
-            status: status(&m, now),
-            id: m.id,
-            tenant_id: m.tenant_id,
-            tenant_name,
-            email: m.email,
-            role: m.role,
-            invited_by: m.invited_by,
-            created_at: m.created_at,
-            expires_at: m.expires_at,
-        })
+        Ok(view(m, tenant_name, now))
     }
 
     /// Invites `email` into the inviter's current tenant as ADMIN or MEMBER (an OWNER
@@ -244,11 +253,23 @@ impl Idm {
             .limit(MAX_PENDING_LISTED)
             .all(&self.db)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for m in rows {
-            out.push(self.to_invitation(m, now).await?);
-        }
-        Ok(out)
+        // The tenants' names in one read, not one per invitation.
+        let ids: std::collections::BTreeSet<String> =
+            rows.iter().map(|m| m.tenant_id.clone()).collect();
+        let names: std::collections::HashMap<String, String> = tenant::Entity::find()
+            .filter(tenant::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|m| {
+                let name = names.get(&m.tenant_id).cloned().unwrap_or_default();
+                view(m, name, now)
+            })
+            .collect())
     }
 
     /// Revokes a pending invitation of the caller's tenant; one of another tenant is
@@ -348,15 +369,7 @@ impl Idm {
         self.limits
             .hit(Action::TokenCheck, Subject::Ip(client.ip), now)
             .await?;
-        if token.len() > 256 {
-            return Err(invalid_token());
-        }
-        let m = invitation::Entity::find()
-            .filter(invitation::Column::TokenHash.eq(token_hash(token)))
-            .filter(pending(now))
-            .one(&self.db)
-            .await?
-            .ok_or_else(invalid_token)?;
+        let m = self.pending_by_token(token, now).await?;
         let user = self.user(user_id, now).await?;
         let verified = user.email.as_deref().filter(|_| user.email_verified);
         if verified != Some(m.email.as_str()) {
@@ -364,12 +377,7 @@ impl Idm {
                 "This invitation is for another email address: sign in with the invited (and verified) address.",
             ));
         }
-        let amr: Vec<String> = session::Entity::find_by_id(session_id.to_owned())
-            .one(&self.db)
-            .await?
-            .map(|s| s.amr.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default();
-        let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+        let amr = self.session_amr(session_id).await?.unwrap_or_default();
         let txn = self.begin_write().await?;
         if !claim(&txn, &m.id, now).await? {
             return Err(invalid_token());
@@ -383,18 +391,9 @@ impl Idm {
             }
             Err(e) => return Err(e.into()),
         }
-        let mut row = user::Entity::find_by_id(user_id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::unauthenticated("Sign in again."))?;
-        user::Entity::update_many()
-            .col_expr(user::Column::TenantId, Expr::value(m.tenant_id.as_str()))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(user_id))
-            .exec(&txn)
+        let tokens = self
+            .start_session_in(&txn, user_id, &m.tenant_id, &amr, client, now)
             .await?;
-        row.tenant_id = m.tenant_id.clone();
-        let tokens = self.start_session(&txn, &row, &amr, client, now).await?;
         txn.commit().await?;
         self.users.forget(user_id);
         audit::record(

@@ -162,3 +162,16 @@ impl Idm {
             .await?)
     }
 }
+
+/// A page's `offset` and `limit` checked (limit 1..=`max`, offset from 0), as unsigned.
+pub(crate) fn page_bounds(offset: i64, limit: i64, max: u64) -> Result<(u64, u64)> {
+    if !(1..=max as i64).contains(&limit) {
+        return Err(Error::bad_input(format!(
+            "limit must be between 1 and {max}."
+        )));
+    }
+    if offset < 0 {
+        return Err(Error::bad_input("offset must not be negative."));
+    }
+    Ok((offset as u64, limit as u64))
+}

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use super::audit::{self, Event};
 use super::error::{Error, Result};
-use super::tenants::{Member, default_name, insert_tenant};
+use super::tenants::{Member, default_name, insert_tenant, membership};
 use super::users::User;
 use super::{ClientInfo, Idm};
 use crate::domain::TenantRole;
@@ -26,11 +26,7 @@ impl Idm {
         tenant_id: &str,
         user_id: &str,
     ) -> Result<membership::Model> {
-        if user_id.len() > 64 {
-            return Err(no_member());
-        }
-        membership::Entity::find_by_id((tenant_id.to_owned(), user_id.to_owned()))
-            .one(db)
+        membership(db, tenant_id, user_id)
             .await?
             .ok_or_else(no_member)
     }

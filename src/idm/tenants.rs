@@ -86,6 +86,23 @@ pub(super) async fn insert_tenant<C: ConnectionTrait>(
     Ok(id)
 }
 
+/// The user's membership of the tenant, read on `db` (a write transaction where the
+/// answer must hold for the write). Ids longer than any we make are no member.
+pub(super) async fn membership<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Option<membership::Model>> {
+    if tenant_id.len() > 32 || user_id.len() > 64 {
+        return Ok(None);
+    }
+    Ok(
+        membership::Entity::find_by_id((tenant_id.to_owned(), user_id.to_owned()))
+            .one(db)
+            .await?,
+    )
+}
+
 pub(super) async fn insert_membership<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
@@ -108,15 +125,9 @@ impl Idm {
     /// The user's role in the tenant, or None when not a member. Read from the store on
     /// every call: a demotion or a removal takes effect on the member's next call.
     pub async fn tenant_role(&self, tenant_id: &str, user_id: &str) -> Result<Option<TenantRole>> {
-        if tenant_id.len() > 32 {
-            return Ok(None);
-        }
-        Ok(
-            membership::Entity::find_by_id((tenant_id.to_owned(), user_id.to_owned()))
-                .one(&self.db)
-                .await?
-                .map(|m| m.role),
-        )
+        Ok(membership(&self.db, tenant_id, user_id)
+            .await?
+            .map(|m| m.role))
     }
 
     async fn to_tenant(&self, t: tenant::Model, my_role: TenantRole) -> Result<Tenant> {
@@ -173,14 +184,7 @@ impl Idm {
         offset: i64,
         limit: i64,
     ) -> Result<MemberPage> {
-        if !(1..=MAX_PAGE as i64).contains(&limit) {
-            return Err(Error::bad_input(format!(
-                "limit must be between 1 and {MAX_PAGE}."
-            )));
-        }
-        if offset < 0 {
-            return Err(Error::bad_input("offset must not be negative."));
-        }
+        let (offset, limit) = super::page_bounds(offset, limit, MAX_PAGE)?;
         self.tenant_role(tenant_id, user_id)
             .await?
             .ok_or_else(not_found)?;
@@ -189,8 +193,8 @@ impl Idm {
         let rows = base
             .order_by_asc(membership::Column::JoinedAt)
             .order_by_asc(membership::Column::UserId)
-            .offset(offset as u64)
-            .limit(limit as u64)
+            .offset(offset)
+            .limit(limit)
             .find_also_related(user::Entity)
             .all(&self.db)
             .await?;
@@ -211,8 +215,8 @@ impl Idm {
         Ok(MemberPage {
             items,
             total,
-            offset: offset as u64,
-            limit: limit as u64,
+            offset,
+            limit,
         })
     }
 
@@ -272,6 +276,42 @@ impl Idm {
         self.tenant_of(user_id, tenant_id).await
     }
 
+    /// The authentication methods of a session (they carry over to the sessions it
+    /// starts in other tenants); None when there is no such session.
+    pub(super) async fn session_amr(&self, session_id: &str) -> Result<Option<Vec<String>>> {
+        Ok(session::Entity::find_by_id(session_id.to_owned())
+            .one(&self.db)
+            .await?
+            .map(|s| s.amr.split_whitespace().map(str::to_owned).collect()))
+    }
+
+    /// In `db` (a write transaction): makes `tenant_id` the tenant the user's sign-ins
+    /// land in and starts a session there with `amr`. The caller commits, then drops
+    /// the cached user.
+    pub(super) async fn start_session_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: &str,
+        tenant_id: &str,
+        amr: &[String],
+        client: &ClientInfo,
+        now: i64,
+    ) -> Result<Tokens> {
+        let mut row = user::Entity::find_by_id(user_id.to_owned())
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::unauthenticated("Sign in again."))?;
+        user::Entity::update_many()
+            .col_expr(user::Column::TenantId, Expr::value(tenant_id))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(user_id))
+            .exec(db)
+            .await?;
+        row.tenant_id = tenant_id.to_owned();
+        let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+        self.start_session(db, &row, &amr, client, now).await
+    }
+
     /// Tokens of a new session in another of the user's tenants, as strong as the
     /// session asking (its authentication methods carry over). That tenant becomes the
     /// one the user's next sign-in lands in.
@@ -286,32 +326,18 @@ impl Idm {
         self.tenant_role(tenant_id, user_id)
             .await?
             .ok_or_else(not_found)?;
-        let current = session::Entity::find_by_id(session_id.to_owned())
-            .one(&self.db)
+        let amr = self
+            .session_amr(session_id)
             .await?
             .ok_or_else(|| Error::unauthenticated("Your session has ended; sign in again."))?;
-        let amr: Vec<String> = current.amr.split_whitespace().map(str::to_owned).collect();
-        let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
         let txn = self.begin_write().await?;
-        let mut row = user::Entity::find_by_id(user_id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::unauthenticated("Sign in again."))?;
         // Checked again inside the write: a removal meanwhile wins.
-        let still = membership::Entity::find_by_id((tenant_id.to_owned(), user_id.to_owned()))
-            .one(&txn)
-            .await?;
-        if still.is_none() {
+        if membership(&txn, tenant_id, user_id).await?.is_none() {
             return Err(not_found());
         }
-        user::Entity::update_many()
-            .col_expr(user::Column::TenantId, Expr::value(tenant_id))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(user_id))
-            .exec(&txn)
+        let tokens = self
+            .start_session_in(&txn, user_id, tenant_id, &amr, client, now)
             .await?;
-        row.tenant_id = tenant_id.to_owned();
-        let tokens = self.start_session(&txn, &row, &amr, client, now).await?;
         txn.commit().await?;
         self.users.forget(user_id);
         audit::record(
